@@ -1,0 +1,10 @@
+//! Activity implementations: every side effect the workflows need.
+//!
+//! Each activity is idempotent, because Temporal may deliver any of them twice; the key is
+//! named on each one.
+
+pub mod bench;
+pub mod diagnostics;
+
+pub use bench::Noop;
+pub use diagnostics::Diagnostics;

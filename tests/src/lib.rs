@@ -1,0 +1,21 @@
+//! The end-to-end test harness: real PostgreSQL, Temporal and S3 servers, started on free
+//! ports by the test binary itself, shared by every test in it, and gone when it exits.
+//!
+//! Each test gets its own database (cloned from a migrated template), its own Temporal task
+//! queue and its own S3 bucket, so tests run in parallel without seeing each other.
+
+pub mod app;
+pub mod context;
+pub mod postgres;
+pub mod process;
+pub mod s3;
+pub mod services;
+pub mod stats;
+pub mod temporal;
+pub mod tools;
+pub mod wait;
+pub mod worker;
+
+pub use app::TestApp;
+pub use context::TestContext;
+pub use worker::TestWorker;

@@ -1,0 +1,49 @@
+//! Bad configuration stops a process with one line naming the variable, not a backtrace.
+
+use std::process::Command;
+
+use mediadocs_tests::tools;
+
+#[track_caller]
+fn assert_one_line_error(binary: &str, var: &str, value: &str, expected: &str) {
+    let out = Command::new(tools::workspace_binary(binary))
+        .env(var, value)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("running the binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{binary} with {var}={value}: {stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one line, got:\n{stderr}");
+    assert!(
+        stderr.contains(var) && stderr.contains(expected),
+        "unhelpful error: {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic is not a configuration error: {stderr}"
+    );
+}
+
+#[test]
+fn invalid_settings_exit_with_one_line_naming_the_variable() {
+    assert_one_line_error(
+        "mediadocs-api",
+        "API_ADDR",
+        "not-an-address",
+        "socket address",
+    );
+    assert_one_line_error("mediadocs-api", "DATABASE_URL", "mysql://x", "postgres://");
+    assert_one_line_error("mediadocs-worker", "TEMPORAL_ADDRESS", "::nope", "URL");
+    assert_one_line_error(
+        "mediadocs-worker",
+        "DATABASE_MAX_CONNECTIONS",
+        "many",
+        "positive integer",
+    );
+    assert_one_line_error("mediadocs-api", "API_DIAGNOSTICS", "maybe", "true or false");
+    assert_one_line_error("mediadocs-api", "LOG_FORMAT", "xml", "`text` or `json`");
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests: one binary, so the shared servers start once.
+
+mod compose;
+mod config;
+mod dev_stack;
+mod health;
+mod roundtrip;

@@ -1,0 +1,47 @@
+//! The worker: registers every workflow and activity on one task queue and runs until told
+//! to stop. `main` and the end-to-end tests both go through [`run`].
+
+use std::future::Future;
+
+use anyhow::Context;
+use mediadocs_activities::{Diagnostics, Noop};
+use mediadocs_workflows::{NoopWorkflow, PingWorkflow};
+use sqlx::PgPool;
+use temporalio_client::Client;
+use temporalio_sdk::{Runtime, Worker, WorkerOptions, runtime::RuntimeOptions};
+
+/// What the worker's activities need from the outside world.
+#[derive(Clone)]
+pub struct Dependencies {
+    pub pool: PgPool,
+}
+
+/// Polls `task_queue` until `shutdown` resolves, then drains in-flight tasks and returns.
+///
+/// The SDK's worker is not `Send`, so this future must be driven on the task that created it
+/// (a `LocalSet` or a current-thread runtime), never handed to `tokio::spawn`.
+pub async fn run(
+    client: Client,
+    task_queue: &str,
+    deps: Dependencies,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let runtime = Runtime::from_current_tokio(RuntimeOptions::default())
+        .context("starting the Temporal SDK runtime")?;
+    let options = WorkerOptions::new(task_queue)
+        .register_workflow::<PingWorkflow>()?
+        .register_workflow::<NoopWorkflow>()?
+        .register_activities(Diagnostics {
+            pool: deps.pool.clone(),
+        })
+        .register_activities(Noop)
+        .build();
+    let mut worker = Worker::new(&runtime, client, options).context("creating the worker")?;
+    let stop = worker.shutdown_handle();
+    let (result, ()) = tokio::join!(worker.run(), async {
+        shutdown.await;
+        tracing::info!("shutting down the worker: finishing in-flight tasks");
+        stop();
+    });
+    result.context("worker stopped with an error")
+}

@@ -1,0 +1,24 @@
+//! `mediadocs-worker`: connects, migrates, registers the workflows and activities, and runs
+//! until SIGTERM or Ctrl-C.
+
+use mediadocs_config::{DatabaseSettings, TemporalSettings, connect, env, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let log_format = env::or_exit(|| env::var_or("LOG_FORMAT", "text", "`text` or `json`"));
+    let database = env::or_exit(DatabaseSettings::from_env);
+    let temporal = env::or_exit(TemporalSettings::from_env);
+    telemetry::init(log_format);
+
+    let pool = connect::postgres(&database)?;
+    connect::migrate(&pool).await?;
+    let client = connect::temporal(&temporal, "mediadocs-worker").await?;
+    tracing::info!(task_queue = %temporal.task_queue, namespace = %temporal.namespace, "worker started");
+    mediadocs_worker::run(
+        client,
+        &temporal.task_queue,
+        mediadocs_worker::Dependencies { pool },
+        mediadocs_config::shutdown::signal(),
+    )
+    .await
+}
