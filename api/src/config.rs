@@ -1,7 +1,8 @@
 //! The API's own settings, on top of the shared ones in `mediadocs-config`.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, num::NonZeroU32, str::FromStr, time::Duration};
 
+use base64::{Engine, engine::general_purpose::STANDARD};
 use mediadocs_config::{
     ConfigError, DatabaseSettings, S3Settings, TemporalSettings, env, telemetry::LogFormat,
 };
@@ -15,6 +16,7 @@ pub struct ApiSettings {
     /// `API_DIAGNOSTICS`: serve `POST /api/diagnostics/ping`, which starts a workflow
     /// without authentication. Default `false`; the dev stack turns it on.
     pub diagnostics: bool,
+    pub auth: AuthSettings,
     pub database: DatabaseSettings,
     pub temporal: TemporalSettings,
     pub s3: S3Settings,
@@ -30,9 +32,100 @@ impl ApiSettings {
             )?,
             log_format: env::var_or("LOG_FORMAT", "text", "`text` or `json`")?,
             diagnostics: env::flag_or("API_DIAGNOSTICS", false)?,
+            auth: AuthSettings::from_env()?,
             database: DatabaseSettings::from_env()?,
             temporal: TemporalSettings::from_env()?,
             s3: S3Settings::from_env()?,
         })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `JWT_KEYS` (required): `kid:base64secret[,kid:base64secret…]`; the first signs.
+    pub jwt_keys: JwtKeySet,
+    /// `JWT_ISSUER`, default `mediadocs`.
+    pub issuer: String,
+    /// `JWT_AUDIENCE`, default `mediadocs-api`.
+    pub audience: String,
+    /// `ACCESS_TOKEN_TTL_SECS`, default 900 (15 minutes).
+    pub access_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL_SECS`, default 2592000 (30 days).
+    pub refresh_ttl: Duration,
+    /// `INVITE_TTL_SECS`, default 604800 (7 days).
+    pub invite_ttl: Duration,
+    /// `LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT`, default 5.
+    pub login_per_account: NonZeroU32,
+    /// `LOGIN_ATTEMPTS_PER_MINUTE_PER_IP`, default 20.
+    pub login_per_ip: NonZeroU32,
+    /// `TRUST_X_FORWARDED_FOR`: take the client IP from the first `X-Forwarded-For` entry.
+    /// Only behind a proxy that sets it; default `false`.
+    pub trust_forwarded_for: bool,
+}
+
+impl AuthSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let secs = |var, default| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(env::var_or(
+                var,
+                default,
+                "a number of seconds",
+            )?))
+        };
+        Ok(Self {
+            jwt_keys: env::required(
+                "JWT_KEYS",
+                "comma-separated kid:base64secret pairs, each secret at least 32 bytes",
+            )?,
+            issuer: env::var_or("JWT_ISSUER", "mediadocs", "an issuer name")?,
+            audience: env::var_or("JWT_AUDIENCE", "mediadocs-api", "an audience name")?,
+            access_ttl: secs("ACCESS_TOKEN_TTL_SECS", "900")?,
+            refresh_ttl: secs("REFRESH_TOKEN_TTL_SECS", "2592000")?,
+            invite_ttl: secs("INVITE_TTL_SECS", "604800")?,
+            login_per_account: env::var_or(
+                "LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT",
+                "5",
+                "a positive integer",
+            )?,
+            login_per_ip: env::var_or(
+                "LOGIN_ATTEMPTS_PER_MINUTE_PER_IP",
+                "20",
+                "a positive integer",
+            )?,
+            trust_forwarded_for: env::flag_or("TRUST_X_FORWARDED_FOR", false)?,
+        })
+    }
+}
+
+/// JWT signing keys by id. `Debug` never prints a secret.
+#[derive(Clone)]
+pub struct JwtKeySet(pub Vec<(String, Vec<u8>)>);
+
+impl std::fmt::Debug for JwtKeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(kid, _)| format!("{kid}:<redacted>")))
+            .finish()
+    }
+}
+
+impl FromStr for JwtKeySet {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let keys = s
+            .split(',')
+            .map(|pair| {
+                let (kid, secret) = pair.trim().split_once(':').ok_or(())?;
+                let secret = STANDARD.decode(secret).map_err(|_| ())?;
+                (!kid.is_empty() && secret.len() >= 32)
+                    .then(|| (kid.to_owned(), secret))
+                    .ok_or(())
+            })
+            .collect::<Result<Vec<_>, ()>>()?;
+        if keys.is_empty() {
+            Err(())
+        } else {
+            Ok(Self(keys))
+        }
     }
 }

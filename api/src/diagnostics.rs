@@ -2,17 +2,18 @@
 
 use std::time::Duration;
 
-use axum::{Json, Router, extract::State, routing::post};
+use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{AppState, error::ApiError};
+use crate::{AppState, error::ApiError, extract::AppJson};
 
 /// A ping that takes longer than this means no worker is polling the task queue.
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/diagnostics/ping", post(ping))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ping))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -43,7 +44,7 @@ pub struct PingResponse {
     ))]
 pub async fn ping(
     State(state): State<AppState>,
-    Json(request): Json<PingRequest>,
+    AppJson(request): AppJson<PingRequest>,
 ) -> Result<Json<PingResponse>, ApiError> {
     let ping_id = uuid::Uuid::now_v7().to_string();
     let run = crate::workflows::ping(

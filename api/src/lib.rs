@@ -2,21 +2,26 @@
 //!
 //! [`app`] builds the whole router; `main` and the end-to-end tests both serve it.
 
+pub mod auth;
 pub mod config;
 pub mod diagnostics;
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod http_metrics;
 pub mod openapi;
+pub mod orgs;
+pub mod pagination;
 pub mod state;
 pub mod workflows;
 
-use axum::{Router, http::HeaderName};
+use axum::{Router, extract::DefaultBodyLimit, http::HeaderName};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
+use utoipa_swagger_ui::SwaggerUi;
 
 pub use config::ApiSettings;
 pub use error::{ApiError, Result};
@@ -24,19 +29,17 @@ pub use state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// JSON bodies are small: media never passes through the API (it goes straight to S3).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
 /// The router with every route and the cross-cutting layers.
 pub fn app(state: AppState) -> Router {
-    let mut api = Router::new();
-    if state.settings.diagnostics {
-        api = api.merge(diagnostics::router());
-    }
-    Router::new()
-        .merge(health::router())
-        .merge(http_metrics::router())
-        .merge(openapi::router())
-        .nest("/api", api)
+    let (api, spec) = openapi::routes(state.settings.diagnostics);
+    api.merge(http_metrics::router())
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(http_metrics::record))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

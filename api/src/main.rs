@@ -9,8 +9,8 @@ async fn main() -> anyhow::Result<()> {
     let settings = env::or_exit(ApiSettings::from_env);
     telemetry::init(settings.log_format);
 
+    connect::migrate(&settings.database).await?;
     let pool = connect::postgres(&settings.database)?;
-    connect::migrate(&pool).await?;
     let temporal = connect::temporal(&settings.temporal, "mediadocs-api").await?;
     let s3 = connect::s3(&settings.s3);
     let listener = tokio::net::TcpListener::bind(settings.addr)
@@ -18,14 +18,12 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", settings.addr))?;
     tracing::info!(addr = %settings.addr, "api listening");
 
-    let state = AppState {
-        pool,
-        temporal,
-        s3,
-        settings: settings.into(),
-    };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(mediadocs_config::shutdown::signal())
-        .await
-        .context("serving")
+    let state = AppState::new(pool, temporal, s3, settings);
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(mediadocs_config::shutdown::signal())
+    .await
+    .context("serving")
 }

@@ -4,12 +4,42 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::config::ApiSettings;
+use crate::{
+    auth::{jwt::JwtKeys, rate_limit::LoginLimiter},
+    config::ApiSettings,
+};
 
 #[derive(Clone)]
 pub struct AppState {
+    /// Connected as the application role: row-level security applies to every query.
     pub pool: PgPool,
     pub temporal: temporalio_client::Client,
     pub s3: aws_sdk_s3::Client,
+    pub jwt: Arc<JwtKeys>,
+    pub login_limiter: LoginLimiter,
     pub settings: Arc<ApiSettings>,
+}
+
+impl AppState {
+    pub fn new(
+        pool: PgPool,
+        temporal: temporalio_client::Client,
+        s3: aws_sdk_s3::Client,
+        settings: ApiSettings,
+    ) -> Self {
+        let auth = &settings.auth;
+        Self {
+            pool,
+            temporal,
+            s3,
+            jwt: Arc::new(JwtKeys::new(
+                &auth.jwt_keys.0,
+                &auth.issuer,
+                &auth.audience,
+                auth.access_ttl,
+            )),
+            login_limiter: LoginLimiter::new(auth.login_per_account, auth.login_per_ip),
+            settings: Arc::new(settings),
+        }
+    }
 }

@@ -20,13 +20,21 @@ pub fn postgres(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
         .context("DATABASE_URL is not a valid connection string")
 }
 
-/// Applies the embedded migrations. Safe to run from several processes at once: sqlx takes
-/// an advisory lock.
-pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    crate::MIGRATOR
-        .run(pool)
+/// Applies the embedded migrations as the schema owner (`DATABASE_MIGRATION_URL`, or
+/// `DATABASE_URL` when that is unset). Safe to run from several processes at once: sqlx
+/// takes an advisory lock.
+pub async fn migrate(settings: &DatabaseSettings) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let url = settings.migration_url.as_ref().unwrap_or(&settings.url);
+    let mut conn = sqlx::PgConnection::connect(url.expose_secret())
         .await
-        .context("applying migrations")
+        .context("connecting to PostgreSQL to apply migrations")?;
+    crate::MIGRATOR
+        .run(&mut conn)
+        .await
+        .context("applying migrations")?;
+    conn.close().await.ok();
+    Ok(())
 }
 
 /// Connects to the Temporal frontend and checks that it answers.

@@ -9,6 +9,7 @@ pub mod env;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tenancy;
 
 pub use env::ConfigError;
 pub use settings::{DatabaseSettings, S3Settings, TemporalSettings};

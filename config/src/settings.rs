@@ -10,7 +10,10 @@ use crate::env::{ConfigError, flag_or, var_or};
 /// PostgreSQL. `DATABASE_URL` holds credentials, so it stays secret in `Debug` output.
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
+    /// The application role: owns no tables, so row-level security applies to it.
     pub url: SecretString,
+    /// The schema owner, for migrations only. `None` means `url`.
+    pub migration_url: Option<SecretString>,
     pub max_connections: u32,
 }
 
@@ -28,8 +31,11 @@ impl DatabaseSettings {
                 got: "<redacted>".into(),
             });
         }
+        let migration_url: Option<String> =
+            crate::env::optional("DATABASE_MIGRATION_URL", "a postgres:// URL")?;
         Ok(Self {
             url: url.into(),
+            migration_url: migration_url.map(Into::into),
             max_connections: var_or("DATABASE_MAX_CONNECTIONS", "10", "a positive integer")?,
         })
     }

@@ -21,16 +21,12 @@ impl TestApp {
             .await
             .expect("binding the API");
         let base_url = format!("http://{}", listener.local_addr().expect("a bound address"));
-        let state = AppState {
-            pool,
-            temporal: ctx.temporal.clone(),
-            s3: mediadocs_config::connect::s3(&settings.s3),
-            settings: settings.into(),
-        };
+        let s3 = mediadocs_config::connect::s3(&settings.s3);
+        let state = AppState::new(pool, ctx.temporal.clone(), s3, settings);
+        let app =
+            mediadocs_api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = tokio::spawn(async move {
-            axum::serve(listener, mediadocs_api::app(state))
-                .await
-                .expect("serving the API");
+            axum::serve(listener, app).await.expect("serving the API");
         });
         Self {
             base_url,
@@ -51,18 +47,85 @@ impl TestApp {
             .expect("GET reaches the API")
     }
 
-    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("POST reaches the API")
+    /// POSTs `body` as JSON. The body is serialised before this returns, so the future
+    /// borrows nothing.
+    pub fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> impl std::future::Future<Output = reqwest::Response> + use<> {
+        let request = self.http.post(self.url(path)).json(body);
+        async move { request.send().await.expect("POST reaches the API") }
     }
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+    }
+}
+
+/// A registered account: its email, password and the session `register` returned.
+pub struct Account {
+    pub email: String,
+    pub password: String,
+    pub session: serde_json::Value,
+}
+
+impl Account {
+    pub fn token(&self) -> &str {
+        self.session["access_token"]
+            .as_str()
+            .expect("an access token")
+    }
+
+    pub fn org_id(&self) -> uuid::Uuid {
+        self.session["org_id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("an org id")
+    }
+
+    pub fn user_id(&self) -> uuid::Uuid {
+        self.session["user_id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("a user id")
+    }
+}
+
+impl TestApp {
+    /// Registers `email` (with its own new org) and returns the account.
+    #[track_caller]
+    pub fn register(&self, email: &str) -> impl std::future::Future<Output = Account> + '_ {
+        let caller = std::panic::Location::caller();
+        let email = email.to_owned();
+        async move {
+            let password = format!("pw-{email}-long-enough");
+            let response = self
+                .post_json(
+                    "/api/auth/register",
+                    &serde_json::json!({"email": email, "password": password}),
+                )
+                .await;
+            let status = response.status();
+            let session: serde_json::Value = response.json().await.expect("a JSON body");
+            assert_eq!(status, 201, "registering {email} at {caller}: {session}");
+            Account {
+                email,
+                password,
+                session,
+            }
+        }
+    }
+
+    /// A request with `Authorization: Bearer <token>`.
+    pub fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(token)
     }
 }

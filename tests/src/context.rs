@@ -3,12 +3,15 @@
 use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
 
-use crate::services::{self, Services, TEMPLATE_DB};
+use crate::services::{self, APP_ROLE, Services, TEMPLATE_DB};
 
 pub struct TestContext {
     pub services: &'static Services,
     pub database: String,
+    /// Connected as the application role: row-level security applies.
     pub pool: PgPool,
+    /// Connected as the superuser, for setting up and inspecting state behind the API.
+    pub owner_pool: PgPool,
     pub temporal: temporalio_client::Client,
     pub task_queue: String,
     pub s3: aws_sdk_s3::Client,
@@ -35,11 +38,13 @@ impl TestContext {
         let bucket = format!("test-{}", &id[..20]);
         let mut ctx = Self {
             services,
-            pool: connect::postgres(&DatabaseSettings {
+            pool: connect::postgres(&database_settings(services, &database)).expect("a valid URL"),
+            owner_pool: connect::postgres(&DatabaseSettings {
                 url: services.postgres.url(&database).into(),
-                max_connections: 5,
+                migration_url: None,
+                max_connections: 3,
             })
-            .expect("a valid database URL"),
+            .expect("a valid URL"),
             database,
             temporal: connect::temporal(
                 &services.temporal.settings(&task_queue),
@@ -62,10 +67,7 @@ impl TestContext {
     }
 
     pub fn database_settings(&self) -> DatabaseSettings {
-        DatabaseSettings {
-            url: self.services.postgres.url(&self.database).into(),
-            max_connections: 5,
-        }
+        database_settings(self.services, &self.database)
     }
 
     pub fn temporal_settings(&self) -> TemporalSettings {
@@ -82,9 +84,44 @@ impl TestContext {
             addr: "127.0.0.1:0".parse().expect("a valid address"),
             log_format: mediadocs_config::telemetry::LogFormat::Text,
             diagnostics: true,
+            auth: test_auth_settings(),
             database: self.database_settings(),
             temporal: self.temporal_settings(),
             s3: self.s3_settings(),
         }
     }
 }
+
+fn database_settings(services: &Services, database: &str) -> DatabaseSettings {
+    DatabaseSettings {
+        url: services.postgres.url_as(APP_ROLE, database).into(),
+        migration_url: Some(services.postgres.url(database).into()),
+        max_connections: 5,
+    }
+}
+
+/// Auth settings for tests: a fixed key pair (`test-1` signs, `test-0` still verifies) and
+/// the production defaults otherwise.
+pub fn test_auth_settings() -> mediadocs_api::config::AuthSettings {
+    use std::time::Duration;
+    mediadocs_api::config::AuthSettings {
+        jwt_keys: mediadocs_api::config::JwtKeySet(vec![
+            ("test-1".into(), TEST_JWT_SECRET.to_vec()),
+            (
+                "test-0".into(),
+                b"an-older-key-that-still-verifies!!".to_vec(),
+            ),
+        ]),
+        issuer: "mediadocs".into(),
+        audience: "mediadocs-api".into(),
+        access_ttl: Duration::from_secs(900),
+        refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+        invite_ttl: Duration::from_secs(7 * 24 * 3600),
+        login_per_account: std::num::NonZeroU32::new(5).unwrap(),
+        login_per_ip: std::num::NonZeroU32::new(1000).unwrap(),
+        trust_forwarded_for: true,
+    }
+}
+
+/// The signing secret of `test-1`, for tests that forge tokens.
+pub const TEST_JWT_SECRET: &[u8] = b"the-test-signing-key-0123456789ab";

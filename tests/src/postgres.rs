@@ -97,8 +97,13 @@ impl PgServer {
         anyhow::bail!("postgres did not start after 3 attempts")
     }
 
+    /// The superuser's URL for `database`.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+        self.url_as("postgres", database)
+    }
+
+    pub fn url_as(&self, role: &str, database: &str) -> String {
+        format!("postgres://{role}@127.0.0.1:{}/{database}", self.port)
     }
 
     /// Fast shutdown: aborts open transactions and disconnects clients.

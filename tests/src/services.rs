@@ -7,6 +7,10 @@ use crate::{postgres::PgServer, s3::S3Server, temporal::TemporalServer};
 /// The name of the migrated database each test's database is cloned from.
 pub const TEMPLATE_DB: &str = "mediadocs_template";
 
+/// The login role the API and worker use in tests: a member of `mediadocs_app`, owning
+/// nothing, so row-level security applies to it exactly as in production.
+pub const APP_ROLE: &str = "mediadocs_api";
+
 pub struct Services {
     pub postgres: PgServer,
     pub temporal: TemporalServer,
@@ -59,6 +63,11 @@ async fn create_template(postgres: &PgServer) -> anyhow::Result<()> {
         .await?;
     let mut template = PgConnection::connect(&postgres.url(TEMPLATE_DB)).await?;
     mediadocs_config::MIGRATOR.run(&mut template).await?;
+    template
+        .execute(AssertSqlSafe(format!(
+            "CREATE ROLE {APP_ROLE} LOGIN IN ROLE mediadocs_app"
+        )))
+        .await?;
     template.close().await?;
     admin.close().await?;
     Ok(())

@@ -10,8 +10,8 @@ async fn main() -> anyhow::Result<()> {
     let temporal = env::or_exit(TemporalSettings::from_env);
     telemetry::init(log_format);
 
+    connect::migrate(&database).await?;
     let pool = connect::postgres(&database)?;
-    connect::migrate(&pool).await?;
     let client = connect::temporal(&temporal, "mediadocs-worker").await?;
     tracing::info!(task_queue = %temporal.task_queue, namespace = %temporal.namespace, "worker started");
     mediadocs_worker::run(

@@ -33,8 +33,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate => {
             let database = env::or_exit(DatabaseSettings::from_env);
-            let pool = connect::postgres(&database)?;
-            connect::migrate(&pool).await?;
+            connect::migrate(&database).await?;
             println!("migrations applied");
         }
         Command::EnsureBucket => {

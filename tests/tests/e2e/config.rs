@@ -7,6 +7,10 @@ use mediadocs_tests::tools;
 #[track_caller]
 fn assert_one_line_error(binary: &str, var: &str, value: &str, expected: &str) {
     let out = Command::new(tools::workspace_binary(binary))
+        .env(
+            "JWT_KEYS",
+            "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )
         .env(var, value)
         .env_remove("RUST_BACKTRACE")
         .output()
@@ -46,4 +50,11 @@ fn invalid_settings_exit_with_one_line_naming_the_variable() {
     );
     assert_one_line_error("mediadocs-api", "API_DIAGNOSTICS", "maybe", "true or false");
     assert_one_line_error("mediadocs-api", "LOG_FORMAT", "xml", "`text` or `json`");
+    assert_one_line_error(
+        "mediadocs-api",
+        "JWT_KEYS",
+        "k1:c2hvcnQ=",
+        "at least 32 bytes",
+    );
+    assert_one_line_error("mediadocs-api", "JWT_KEYS", "", "kid:base64secret");
 }

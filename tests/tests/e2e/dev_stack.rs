@@ -78,6 +78,7 @@ impl DevStack {
                 self.pg
             )
             .into(),
+            migration_url: None,
             max_connections: 2,
         }
     }

@@ -28,6 +28,7 @@ async fn readyz_names_postgres_when_it_is_stopped() {
         .expect("a private PostgreSQL");
     let pool = mediadocs_config::connect::postgres(&mediadocs_config::DatabaseSettings {
         url: postgres.url("postgres").into(),
+        migration_url: None,
         max_connections: 2,
     })
     .unwrap();

@@ -4,4 +4,5 @@ mod compose;
 mod config;
 mod dev_stack;
 mod health;
+mod identity;
 mod roundtrip;
