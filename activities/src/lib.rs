@@ -5,6 +5,8 @@
 
 pub mod bench;
 pub mod diagnostics;
+pub mod recordings;
 
 pub use bench::Noop;
 pub use diagnostics::Diagnostics;
+pub use recordings::Recordings;

@@ -17,6 +17,7 @@ pub struct ApiSettings {
     /// without authentication. Default `false`; the dev stack turns it on.
     pub diagnostics: bool,
     pub auth: AuthSettings,
+    pub uploads: UploadSettings,
     pub database: DatabaseSettings,
     pub temporal: TemporalSettings,
     pub s3: S3Settings,
@@ -33,6 +34,7 @@ impl ApiSettings {
             log_format: env::var_or("LOG_FORMAT", "text", "`text` or `json`")?,
             diagnostics: env::flag_or("API_DIAGNOSTICS", false)?,
             auth: AuthSettings::from_env()?,
+            uploads: UploadSettings::from_env()?,
             database: DatabaseSettings::from_env()?,
             temporal: TemporalSettings::from_env()?,
             s3: S3Settings::from_env()?,
@@ -127,5 +129,63 @@ impl FromStr for JwtKeySet {
         } else {
             Ok(Self(keys))
         }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UploadSettings {
+    /// `UPLOAD_PART_SIZE_BYTES`, default 8 MiB, at least 5 MiB (S3's minimum part). Larger
+    /// files get larger parts, so no upload needs more than 10,000.
+    pub part_size: u64,
+    /// `UPLOAD_MAX_SIZE_BYTES`, default 10 GiB.
+    pub max_size: u64,
+    /// `UPLOAD_URL_TTL_SECS`: presigned URL lifetime, default 900, at most 3600.
+    pub url_ttl: Duration,
+    /// `UPLOAD_TTL_SECS`: an upload not completed this long after creation expires; default 86400.
+    pub upload_ttl: Duration,
+    /// `UPLOAD_MAX_CONCURRENT_PER_ORG`: recordings in `uploading` per org, default 20.
+    pub max_concurrent_per_org: i64,
+    /// `UPLOAD_FIRST_BATCH_PARTS`: part URLs returned by `POST /api/recordings`, default 16.
+    pub first_batch: u32,
+}
+
+impl UploadSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let part_size: u64 = env::var_or(
+            "UPLOAD_PART_SIZE_BYTES",
+            "8388608",
+            "a byte count of at least 5242880",
+        )?;
+        if part_size < 5 * 1024 * 1024 {
+            return Err(ConfigError::Invalid {
+                var: "UPLOAD_PART_SIZE_BYTES",
+                expected: "a byte count of at least 5242880",
+                got: part_size.to_string(),
+            });
+        }
+        let url_ttl: u64 = env::var_or("UPLOAD_URL_TTL_SECS", "900", "seconds, from 1 to 3600")?;
+        if !(1..=3600).contains(&url_ttl) {
+            return Err(ConfigError::Invalid {
+                var: "UPLOAD_URL_TTL_SECS",
+                expected: "seconds, from 1 to 3600",
+                got: url_ttl.to_string(),
+            });
+        }
+        Ok(Self {
+            part_size,
+            max_size: env::var_or("UPLOAD_MAX_SIZE_BYTES", "10737418240", "a byte count")?,
+            url_ttl: Duration::from_secs(url_ttl),
+            upload_ttl: Duration::from_secs(env::var_or(
+                "UPLOAD_TTL_SECS",
+                "86400",
+                "a number of seconds",
+            )?),
+            max_concurrent_per_org: env::var_or(
+                "UPLOAD_MAX_CONCURRENT_PER_ORG",
+                "20",
+                "a positive integer",
+            )?,
+            first_batch: env::var_or("UPLOAD_FIRST_BATCH_PARTS", "16", "a number of parts")?,
+        })
     }
 }

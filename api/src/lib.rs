@@ -12,6 +12,7 @@ pub mod http_metrics;
 pub mod openapi;
 pub mod orgs;
 pub mod pagination;
+pub mod recordings;
 pub mod state;
 pub mod workflows;
 

@@ -19,6 +19,7 @@ use crate::AppState;
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Accounts, sessions and tokens"),
         (name = "orgs", description = "Orgs, members, invites and API keys"),
+        (name = "recordings", description = "Recordings and their presigned multipart uploads"),
         (name = "diagnostics", description = "End-to-end smoke tests for operators"),
     )
 )]
@@ -47,7 +48,8 @@ pub fn routes(diagnostics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi)
     let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::health::router())
         .merge(crate::auth::router())
-        .merge(crate::orgs::router());
+        .merge(crate::orgs::router())
+        .merge(crate::recordings::router());
     if diagnostics {
         router = router.merge(crate::diagnostics::router());
     }

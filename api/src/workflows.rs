@@ -1,6 +1,15 @@
 //! Starting workflows from the API: the workflow ID, task queue and input for each.
 
-use mediadocs_workflows::{PingInput, PingOutput, PingWorkflow, names};
+use mediadocs_workflows::{
+    MediaPipelineWorkflow, PingInput, PingOutput, PingWorkflow, RecordingRef, UploadExpiryWorkflow,
+    names, recording::UploadDeadline,
+};
+use temporalio_client::{
+    WorkflowIdConflictPolicy, WorkflowIdReusePolicy, errors::WorkflowStartError,
+};
+use uuid::Uuid;
+
+use crate::{AppState, error::ApiError};
 use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowStartOptions};
 
 /// Starts a diagnostic ping and waits for its result.
@@ -17,4 +26,66 @@ pub async fn ping(
     Ok(handle
         .get_result(WorkflowGetResultOptions::default())
         .await?)
+}
+
+fn temporal_down(e: impl std::fmt::Debug) -> ApiError {
+    ApiError::Unavailable {
+        dependency: "temporal",
+        detail: format!("{e:?}"),
+    }
+}
+
+fn recording_ref(org: Uuid, recording: Uuid) -> RecordingRef {
+    RecordingRef {
+        org_id: org.to_string(),
+        recording_id: recording.to_string(),
+    }
+}
+
+/// Starts the timer that expires the upload if it is never completed.
+pub async fn start_upload_expiry(
+    state: &AppState,
+    org: Uuid,
+    recording: Uuid,
+) -> Result<(), ApiError> {
+    let id = names::upload_expiry_workflow_id(&recording.to_string());
+    let options = WorkflowStartOptions::new(state.settings.temporal.task_queue.clone(), id)
+        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+        .build();
+    let deadline = UploadDeadline {
+        recording: recording_ref(org, recording),
+        ttl_secs: state.settings.uploads.upload_ttl.as_secs(),
+    };
+    state
+        .temporal
+        .start_workflow(UploadExpiryWorkflow::run, deadline, options)
+        .await
+        .map_err(temporal_down)?;
+    Ok(())
+}
+
+/// Makes sure the pipeline of `recording` has been started, exactly once: a running one is
+/// reused, a finished one is not started again.
+pub async fn ensure_pipeline(
+    state: &AppState,
+    org: Uuid,
+    recording: Uuid,
+) -> Result<String, ApiError> {
+    let id = names::pipeline_workflow_id(&recording.to_string());
+    let options = WorkflowStartOptions::new(state.settings.temporal.task_queue.clone(), id.clone())
+        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .build();
+    match state
+        .temporal
+        .start_workflow(
+            MediaPipelineWorkflow::run,
+            recording_ref(org, recording),
+            options,
+        )
+        .await
+    {
+        Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(id),
+        Err(e) => Err(temporal_down(e)),
+    }
 }

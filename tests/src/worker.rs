@@ -5,7 +5,7 @@
 
 use std::thread::JoinHandle;
 
-use mediadocs_config::{DatabaseSettings, TemporalSettings, connect};
+use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect};
 use tokio::sync::oneshot;
 
 use crate::TestContext;
@@ -17,10 +17,18 @@ pub struct TestWorker {
 
 impl TestWorker {
     pub fn spawn(ctx: &TestContext) -> Self {
-        Self::spawn_with(ctx.temporal_settings(), ctx.database_settings())
+        Self::spawn_with(
+            ctx.temporal_settings(),
+            ctx.database_settings(),
+            ctx.s3_settings(),
+        )
     }
 
-    pub fn spawn_with(temporal: TemporalSettings, database: DatabaseSettings) -> Self {
+    pub fn spawn_with(
+        temporal: TemporalSettings,
+        database: DatabaseSettings,
+        s3: S3Settings,
+    ) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("test-worker".into())
@@ -34,7 +42,11 @@ impl TestWorker {
                     mediadocs_worker::run(
                         client,
                         &temporal.task_queue,
-                        mediadocs_worker::Dependencies { pool },
+                        mediadocs_worker::Dependencies {
+                            pool,
+                            s3: connect::s3(&s3),
+                            bucket: s3.bucket.clone(),
+                        },
                         async {
                             let _ = stopped.await;
                         },

@@ -4,8 +4,10 @@
 use std::future::Future;
 
 use anyhow::Context;
-use mediadocs_activities::{Diagnostics, Noop};
-use mediadocs_workflows::{NoopWorkflow, PingWorkflow};
+use mediadocs_activities::{Diagnostics, Noop, Recordings};
+use mediadocs_workflows::{
+    MediaPipelineWorkflow, NoopWorkflow, PingWorkflow, UploadExpiryWorkflow,
+};
 use sqlx::PgPool;
 use temporalio_client::Client;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions, runtime::RuntimeOptions};
@@ -14,6 +16,8 @@ use temporalio_sdk::{Runtime, Worker, WorkerOptions, runtime::RuntimeOptions};
 #[derive(Clone)]
 pub struct Dependencies {
     pub pool: PgPool,
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
 }
 
 /// Polls `task_queue` until `shutdown` resolves, then drains in-flight tasks and returns.
@@ -31,10 +35,17 @@ pub async fn run(
     let options = WorkerOptions::new(task_queue)
         .register_workflow::<PingWorkflow>()?
         .register_workflow::<NoopWorkflow>()?
+        .register_workflow::<MediaPipelineWorkflow>()?
+        .register_workflow::<UploadExpiryWorkflow>()?
         .register_activities(Diagnostics {
             pool: deps.pool.clone(),
         })
         .register_activities(Noop)
+        .register_activities(Recordings {
+            pool: deps.pool.clone(),
+            s3: deps.s3.clone(),
+            bucket: deps.bucket.clone(),
+        })
         .build();
     let mut worker = Worker::new(&runtime, client, options).context("creating the worker")?;
     let stop = worker.shutdown_handle();

@@ -1,13 +1,14 @@
 //! `mediadocs-worker`: connects, migrates, registers the workflows and activities, and runs
 //! until SIGTERM or Ctrl-C.
 
-use mediadocs_config::{DatabaseSettings, TemporalSettings, connect, env, telemetry};
+use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect, env, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let log_format = env::or_exit(|| env::var_or("LOG_FORMAT", "text", "`text` or `json`"));
     let database = env::or_exit(DatabaseSettings::from_env);
     let temporal = env::or_exit(TemporalSettings::from_env);
+    let s3 = env::or_exit(S3Settings::from_env);
     telemetry::init(log_format);
 
     connect::migrate(&database).await?;
@@ -17,7 +18,11 @@ async fn main() -> anyhow::Result<()> {
     mediadocs_worker::run(
         client,
         &temporal.task_queue,
-        mediadocs_worker::Dependencies { pool },
+        mediadocs_worker::Dependencies {
+            pool,
+            s3: connect::s3(&s3),
+            bucket: s3.bucket.clone(),
+        },
         mediadocs_config::shutdown::signal(),
     )
     .await

@@ -7,6 +7,8 @@
 pub mod bench;
 pub mod names;
 pub mod ping;
+pub mod recording;
 
 pub use bench::{NoopActivities, NoopWorkflow};
 pub use ping::{DiagnosticsActivities, PingInput, PingOutput, PingWorkflow};
+pub use recording::{MediaPipelineWorkflow, RecordingRef, UploadExpiryWorkflow};

@@ -14,3 +14,23 @@ pub const SEARCH_ATTRIBUTES: [&str; 3] = ["OrgId", "RecordingId", "PipelineStage
 pub fn ping_workflow_id(ping_id: &str) -> String {
     format!("ping-{ping_id}")
 }
+
+/// The media pipeline of a recording.
+pub fn pipeline_workflow_id(recording_id: &str) -> String {
+    format!("recording-{recording_id}")
+}
+
+/// The stale-upload timer of a recording.
+pub fn upload_expiry_workflow_id(recording_id: &str) -> String {
+    format!("upload-expiry-{recording_id}")
+}
+
+/// Where a recording's source lives. Keys are always generated here, never taken from a client.
+pub fn source_key(org_id: &str, recording_id: &str, ext: &str) -> String {
+    format!("{}source.{ext}", recording_prefix(org_id, recording_id))
+}
+
+/// Everything of a recording in S3 sits under this prefix.
+pub fn recording_prefix(org_id: &str, recording_id: &str) -> String {
+    format!("orgs/{org_id}/recordings/{recording_id}/")
+}

@@ -5,4 +5,5 @@ mod config;
 mod dev_stack;
 mod health;
 mod identity;
+mod recordings;
 mod roundtrip;

@@ -1,0 +1,133 @@
+//! Recordings and their presigned, resumable multipart uploads straight to S3.
+
+pub mod create;
+pub mod manage;
+pub mod media;
+pub mod presign;
+pub mod upload;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Postgres, Transaction};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{AppState, error::ApiError};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create::create, manage::list))
+        .routes(routes!(manage::get, manage::rename, manage::delete))
+        .routes(routes!(upload::presign_parts))
+        .routes(routes!(upload::uploaded_parts))
+        .routes(routes!(upload::complete))
+        .routes(routes!(upload::abort))
+}
+
+/// A recording as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Row {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub title: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub failed_stage: Option<String>,
+    pub s3_key: String,
+    pub upload_id: Option<String>,
+    pub part_size: i64,
+    pub part_count: i32,
+    pub sha256: Option<String>,
+    pub crc32c: Option<String>,
+    pub part_checksum: Option<String>,
+    pub media_info: Option<serde_json::Value>,
+    pub workflow_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub upload_expires_at: DateTime<Utc>,
+    pub uploaded_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, org_id, title, filename, content_type, size_bytes, status, status_reason, failed_stage, \
+    s3_key, upload_id, part_size, part_count, sha256, crc32c, part_checksum, media_info, workflow_id, \
+    created_at, updated_at, upload_expires_at, uploaded_at";
+
+/// Loads and locks a recording of the transaction's org; another org's is simply not found.
+pub async fn lock(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Row, ApiError> {
+    sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM recordings WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(ApiError::NotFound)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Links {
+    /// Present once the transcript exists.
+    pub transcript: Option<String>,
+    /// Present once the document exists.
+    pub document: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Recording {
+    pub id: Uuid,
+    pub title: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// uploading, uploaded, verifying, transcribing, generating, embedding, completed;
+    /// or failed, aborted, expired, rejected.
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub failed_stage: Option<String>,
+    pub part_size: i64,
+    pub part_count: i32,
+    pub sha256: Option<String>,
+    pub crc32c: Option<String>,
+    /// `SHA256` or `CRC32C` when every part must carry that checksum.
+    pub part_checksum: Option<String>,
+    pub media_info: Option<serde_json::Value>,
+    pub workflow_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub upload_expires_at: DateTime<Utc>,
+    pub uploaded_at: Option<DateTime<Utc>>,
+    pub links: Links,
+}
+
+impl From<Row> for Recording {
+    fn from(r: Row) -> Self {
+        Self {
+            id: r.id,
+            title: r.title,
+            filename: r.filename,
+            content_type: r.content_type,
+            size_bytes: r.size_bytes,
+            status: r.status,
+            status_reason: r.status_reason,
+            failed_stage: r.failed_stage,
+            part_size: r.part_size,
+            part_count: r.part_count,
+            sha256: r.sha256,
+            crc32c: r.crc32c,
+            part_checksum: r.part_checksum,
+            media_info: r.media_info,
+            workflow_id: r.workflow_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            upload_expires_at: r.upload_expires_at,
+            uploaded_at: r.uploaded_at,
+            links: Links {
+                transcript: None,
+                document: None,
+            },
+        }
+    }
+}

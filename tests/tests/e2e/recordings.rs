@@ -1,0 +1,584 @@
+//! Recordings and presigned, resumable multipart uploads against a real S3 server.
+
+use std::time::Duration;
+
+use mediadocs_tests::{TestApp, TestContext, TestWorker, app::Account, wait};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const MIB: usize = 1024 * 1024;
+
+/// Deterministic bytes that differ from part to part, so a misplaced part shows.
+fn media_bytes(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| ((i * 31 + i / 4096) % 251) as u8)
+        .collect()
+}
+
+async fn create(app: &TestApp, who: &Account, body: Value) -> reqwest::Response {
+    app.authed(Method::POST, "/api/recordings", who.token())
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn create_ok(app: &TestApp, who: &Account, size: usize) -> Value {
+    let r = create(
+        app,
+        who,
+        json!({"filename": "talk.webm", "content_type": "video/webm", "size_bytes": size}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    r.json().await.unwrap()
+}
+
+/// PUTs one part with plain HTTP, as a browser would, and returns its ETag.
+async fn put_part(http: &reqwest::Client, url: &str, bytes: &[u8]) -> reqwest::Response {
+    http.put(url).body(bytes.to_vec()).send().await.unwrap()
+}
+
+fn part_bytes(data: &[u8], part_size: usize, n: usize) -> &[u8] {
+    &data[(n - 1) * part_size..(n * part_size).min(data.len())]
+}
+
+async fn json_of(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn complete(app: &TestApp, who: &Account, id: &str, parts: &[(i64, String)]) -> (u16, Value) {
+    let parts: Vec<Value> = parts
+        .iter()
+        .map(|(n, etag)| json!({"part_number": n, "etag": etag}))
+        .collect();
+    json_of(
+        app.authed(
+            Method::POST,
+            &format!("/api/recordings/{id}/upload/complete"),
+            who.token(),
+        )
+        .json(&json!({"parts": parts}))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_50_mb_upload_goes_straight_to_s3_and_round_trips() {
+    let ctx = TestContext::new().await;
+    let _worker = TestWorker::spawn(&ctx);
+    let app = TestApp::spawn(&ctx).await;
+    let owner = app.register("uploader@example.com").await;
+    let data = media_bytes(50 * MIB + 12_345);
+    let created = create_ok(&app, &owner, data.len()).await;
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["recording"]["status"], "uploading");
+    assert_eq!(created["upload"]["part_size"], 8 * MIB);
+    assert_eq!(created["upload"]["part_count"], 7);
+    let urls = created["upload"]["parts"].as_array().unwrap();
+    assert_eq!(urls.len(), 7);
+
+    let mut etags = Vec::new();
+    for url in urls {
+        let n = url["part_number"].as_u64().unwrap() as usize;
+        let r = put_part(
+            &app.http,
+            url["url"].as_str().unwrap(),
+            part_bytes(&data, 8 * MIB, n),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "PUT part {n}");
+        etags.push((n as i64, r.headers()["etag"].to_str().unwrap().to_owned()));
+    }
+    let (status, recording) = complete(&app, &owner, &id, &etags).await;
+    assert_eq!(status, 200, "{recording}");
+    assert_eq!(recording["status"], "uploaded");
+    assert_eq!(recording["workflow_id"], format!("recording-{id}"));
+
+    let key = format!("orgs/{}/recordings/{id}/source.webm", owner.org_id());
+    let object = ctx
+        .s3
+        .get_object()
+        .bucket(&ctx.bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    let stored = object.body.collect().await.unwrap().into_bytes();
+    assert!(
+        stored.as_ref() == data.as_slice(),
+        "the stored object is the uploaded file, byte for byte"
+    );
+
+    // The pipeline's verify stage picks it up.
+    wait::until(
+        "the recording to reach verifying",
+        Duration::from_secs(30),
+        || async {
+            let r: Value = app
+                .authed(Method::GET, &format!("/api/recordings/{id}"), owner.token())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (r["status"] == "verifying").then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashed_client_resumes_from_what_s3_holds() {
+    let ctx = TestContext::new().await;
+    let app = TestApp::spawn(&ctx).await;
+    let owner = app.register("resumer@example.com").await;
+    let data = media_bytes(50 * MIB);
+    let created = create_ok(&app, &owner, data.len()).await;
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    for url in &created["upload"]["parts"].as_array().unwrap()[..3] {
+        let n = url["part_number"].as_u64().unwrap() as usize;
+        put_part(
+            &app.http,
+            url["url"].as_str().unwrap(),
+            part_bytes(&data, 8 * MIB, n),
+        )
+        .await;
+    }
+    drop(created); // the client crashes and forgets everything but the recording id
+
+    let (status, state) = json_of(
+        app.authed(
+            Method::GET,
+            &format!("/api/recordings/{id}/upload"),
+            owner.token(),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let held: Vec<i64> = state["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["part_number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(held, [1, 2, 3]);
+    let count = state["part_count"].as_i64().unwrap();
+    let missing: Vec<Value> = (4..=count).map(|n| json!({"part_number": n})).collect();
+    let (status, urls) = json_of(
+        app.authed(
+            Method::POST,
+            &format!("/api/recordings/{id}/upload/parts"),
+            owner.token(),
+        )
+        .json(&json!({"parts": missing}))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for url in urls["parts"].as_array().unwrap() {
+        let n = url["part_number"].as_u64().unwrap() as usize;
+        assert_eq!(
+            put_part(
+                &app.http,
+                url["url"].as_str().unwrap(),
+                part_bytes(&data, 8 * MIB, n)
+            )
+            .await
+            .status(),
+            200
+        );
+    }
+    let (_, state) = json_of(
+        app.authed(
+            Method::GET,
+            &format!("/api/recordings/{id}/upload"),
+            owner.token(),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let parts: Vec<(i64, String)> = state["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["part_number"].as_i64().unwrap(),
+                p["etag"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(parts.len(), 7);
+    let (status, recording) = complete(&app, &owner, &id, &parts).await;
+    assert_eq!(status, 200, "{recording}");
+}
+
+async fn uploaded_single_part(
+    app: &TestApp,
+    owner: &Account,
+    size: usize,
+) -> (String, Vec<(i64, String)>) {
+    let created = create_ok(app, owner, size).await;
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    let url = created["upload"]["parts"][0]["url"].as_str().unwrap();
+    let r = put_part(&app.http, url, &media_bytes(size)).await;
+    (
+        id,
+        vec![(1, r.headers()["etag"].to_str().unwrap().to_owned())],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_completes_start_one_workflow() {
+    let ctx = TestContext::new().await;
+    let app = TestApp::spawn(&ctx).await;
+    let owner = app.register("racer@example.com").await;
+    let (id, parts) = uploaded_single_part(&app, &owner, 300_000).await;
+
+    let ((a, ra), (b, rb)) = tokio::join!(
+        complete(&app, &owner, &id, &parts),
+        complete(&app, &owner, &id, &parts)
+    );
+    assert_eq!((a, b), (200, 200), "{ra} {rb}");
+    assert_eq!(ra["workflow_id"], rb["workflow_id"]);
+    let (again, _) = complete(&app, &owner, &id, &parts).await;
+    assert_eq!(again, 200, "a late repeat is still fine");
+
+    let query = format!("WorkflowId = 'recording-{id}'");
+    let count = wait::until(
+        "visibility to list the workflow",
+        Duration::from_secs(20),
+        || async {
+            let n = ctx
+                .temporal
+                .count_workflows(query.as_str(), Default::default())
+                .await
+                .ok()?
+                .count();
+            (n > 0).then_some(n)
+        },
+    )
+    .await;
+    assert_eq!(count, 1, "exactly one pipeline run");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_abandoned_upload_expires() {
+    let ctx = TestContext::new().await;
+    let _worker = TestWorker::spawn(&ctx);
+    let mut settings = ctx.api_settings();
+    settings.uploads.upload_ttl = Duration::from_secs(2);
+    let app = TestApp::spawn_with(&ctx, settings, ctx.pool.clone()).await;
+    let owner = app.register("abandoner@example.com").await;
+    let created = create_ok(&app, &owner, 1000).await;
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    let url = created["upload"]["parts"][0]["url"].as_str().unwrap();
+    let upload_id = url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "uploadId")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    assert_eq!(
+        put_part(&app.http, url, &media_bytes(1000)).await.status(),
+        200
+    );
+
+    let recording = wait::until("the upload to expire", Duration::from_secs(30), || async {
+        let r: Value = app
+            .authed(Method::GET, &format!("/api/recordings/{id}"), owner.token())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (r["status"] == "expired").then_some(r)
+    })
+    .await;
+    assert!(
+        recording["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("not completed")
+    );
+    // The upload is gone from S3: unknown to ListParts (S3), or holding no parts (s3s-fs).
+    let key = format!("orgs/{}/recordings/{id}/source.webm", owner.org_id());
+    let parts = ctx
+        .s3
+        .list_parts()
+        .bucket(&ctx.bucket)
+        .key(&key)
+        .upload_id(&upload_id)
+        .send()
+        .await;
+    assert!(
+        parts.map_or(true, |p| p.parts().is_empty()),
+        "the multipart upload was aborted"
+    );
+    let late = app
+        .authed(
+            Method::GET,
+            &format!("/api/recordings/{id}/upload"),
+            owner.token(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 409);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_recordings_are_refused_clearly() {
+    let ctx = TestContext::new().await;
+    let app = TestApp::spawn(&ctx).await;
+    let owner = app.register("picky@example.com").await;
+    let too_big = 10u64 * 1024 * 1024 * 1024 + 1;
+    for (size, label) in [
+        (json!(0), "zero"),
+        (json!(-5), "negative"),
+        (json!(too_big), "over the maximum"),
+    ] {
+        let r = create(
+            &app,
+            &owner,
+            json!({"filename": "a.webm", "content_type": "video/webm", "size_bytes": size}),
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{label}");
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(p["errors"][0]["field"], "size_bytes");
+    }
+    let r = create(
+        &app,
+        &owner,
+        json!({"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": 10}),
+    )
+    .await;
+    assert_eq!(r.status(), 415);
+    let p: Value = r.json().await.unwrap();
+    assert!(
+        p["detail"].as_str().unwrap().contains("video/webm"),
+        "lists what is allowed: {p}"
+    );
+
+    let r = create(
+        &app,
+        &owner,
+        json!({"filename": "../../etc/pass\u{1}wd", "content_type": "audio/wav", "size_bytes": 10}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(
+        created["recording"]["filename"], "passwd",
+        "path and control characters are stripped"
+    );
+    let r = create(
+        &app,
+        &owner,
+        json!({"filename": "dir/", "content_type": "audio/wav", "size_bytes": 10}),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let r = create(
+        &app,
+        &owner,
+        json!({"filename": "a.wav", "content_type": "audio/wav", "size_bytes": 10, "key": "x"}),
+    )
+    .await;
+    assert_eq!(r.status(), 422, "a client-supplied key is an unknown field");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_completions_name_the_parts_and_leave_the_upload_resumable() {
+    let ctx = TestContext::new().await;
+    let app = TestApp::spawn(&ctx).await;
+    let owner = app.register("completer@example.com").await;
+    let data = media_bytes(20 * MIB);
+    let created = create_ok(&app, &owner, data.len()).await;
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    let mut etags = Vec::new();
+    for url in created["upload"]["parts"].as_array().unwrap() {
+        let n = url["part_number"].as_u64().unwrap() as usize;
+        let r = put_part(
+            &app.http,
+            url["url"].as_str().unwrap(),
+            part_bytes(&data, 8 * MIB, n),
+        )
+        .await;
+        etags.push((n as i64, r.headers()["etag"].to_str().unwrap().to_owned()));
+    }
+    assert_eq!(etags.len(), 3);
+
+    let (s, p) = complete(&app, &owner, &id, &etags[..2]).await;
+    assert_eq!(s, 409);
+    assert!(
+        p["detail"].as_str().unwrap().contains("part 3 is missing"),
+        "{p}"
+    );
+    // A wrong ETag is caught against ListParts' ETags, which s3s-fs 0.14.1 does not report
+    // (nor check on completion); see the README's note on the dev S3 server.
+    let dup = vec![etags[0].clone(), etags[0].clone(), etags[2].clone()];
+    let (s, p) = complete(&app, &owner, &id, &dup).await;
+    assert_eq!(s, 422, "{p}");
+    let reversed: Vec<_> = etags.iter().rev().cloned().collect();
+    assert_eq!(complete(&app, &owner, &id, &reversed).await.0, 422);
+    let beyond = vec![(0, etags[0].1.clone()), (9, etags[0].1.clone())];
+    let (s, p) = complete(&app, &owner, &id, &beyond).await;
+    assert_eq!(s, 422);
+    assert_eq!(
+        p["errors"].as_array().unwrap().len(),
+        2,
+        "both bad numbers named: {p}"
+    );
+    for numbers in [json!([{"part_number": 0}]), json!([{"part_number": 4}])] {
+        let r = app
+            .authed(
+                Method::POST,
+                &format!("/api/recordings/{id}/upload/parts"),
+                owner.token(),
+            )
+            .json(&json!({"parts": numbers}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+    }
+
+    // Still resumable: the right list completes.
+    let (s, body) = complete(&app, &owner, &id, &etags).await;
+    assert_eq!(s, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_part_url_is_refused_by_s3_and_a_fresh_one_works() {
+    let ctx = TestContext::new().await;
+    let mut settings = ctx.api_settings();
+    settings.uploads.url_ttl = Duration::from_secs(1);
+    let app = TestApp::spawn_with(&ctx, settings, ctx.pool.clone()).await;
+    let owner = app.register("slowpoke@example.com").await;
+    let data = media_bytes(4096);
+    let created = create_ok(&app, &owner, data.len()).await;
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    let stale = created["upload"]["parts"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(2100)).await; // let the URL's own clock run out
+    assert_eq!(put_part(&app.http, &stale, &data).await.status(), 403);
+
+    let fresh: Value = app
+        .authed(
+            Method::POST,
+            &format!("/api/recordings/{id}/upload/parts"),
+            owner.token(),
+        )
+        .json(&json!({"parts": [{"part_number": 1}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = put_part(&app.http, fresh["parts"][0]["url"].as_str().unwrap(), &data).await;
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(complete(&app, &owner, &id, &[(1, etag)]).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn abort_then_complete_conflicts_and_delete_removes_everything() {
+    let ctx = TestContext::new().await;
+    let app = TestApp::spawn(&ctx).await;
+    let owner = app.register("quitter@example.com").await;
+    let (id, parts) = uploaded_single_part(&app, &owner, 5000).await;
+    let r = app
+        .authed(
+            Method::POST,
+            &format!("/api/recordings/{id}/upload/abort"),
+            owner.token(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "aborted");
+    assert_eq!(complete(&app, &owner, &id, &parts).await.0, 409);
+
+    let (kept, parts) = uploaded_single_part(&app, &owner, 5000).await;
+    assert_eq!(complete(&app, &owner, &kept, &parts).await.0, 200);
+    let renamed = app
+        .authed(
+            Method::PATCH,
+            &format!("/api/recordings/{kept}"),
+            owner.token(),
+        )
+        .json(&json!({"title": "Quarterly review"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        renamed.json::<Value>().await.unwrap()["title"],
+        "Quarterly review"
+    );
+    let listed: Value = app
+        .authed(Method::GET, "/api/recordings?status=aborted", owner.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+
+    let gone = app
+        .authed(
+            Method::DELETE,
+            &format!("/api/recordings/{kept}"),
+            owner.token(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let r = app
+        .authed(
+            Method::GET,
+            &format!("/api/recordings/{kept}"),
+            owner.token(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let prefix = format!("orgs/{}/recordings/{kept}/", owner.org_id());
+    let left = ctx
+        .s3
+        .list_objects_v2()
+        .bucket(&ctx.bucket)
+        .prefix(&prefix)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.key_count().unwrap_or(0), 0, "no object of it remains");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM recordings WHERE id = $1::uuid")
+        .bind(&kept)
+        .fetch_one(&ctx.owner_pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+}

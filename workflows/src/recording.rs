@@ -1,0 +1,123 @@
+//! Workflows of a recording's life: the stale-upload timer and the media pipeline.
+//!
+//! Inputs and outputs carry IDs only; everything large lives in PostgreSQL and S3.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use temporalio_common::{ActivityError, RetryPolicy, SearchAttributeKey};
+use temporalio_macros::{activity_definitions, workflow, workflow_methods};
+use temporalio_workflow::{ActivityOptions, WorkflowContext, WorkflowResult};
+
+pub const ORG_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrgId");
+pub const RECORDING_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("RecordingId");
+pub const PIPELINE_STAGE: SearchAttributeKey<String> = SearchAttributeKey::keyword("PipelineStage");
+
+/// Which recording, in which org. UUIDs as strings: this crate stays free of I/O types.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RecordingRef {
+    pub org_id: String,
+    pub recording_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UploadDeadline {
+    pub recording: RecordingRef,
+    /// Seconds from the upload's creation until it expires.
+    pub ttl_secs: u64,
+}
+
+/// What verification found.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Verified {
+    pub stored_bytes: i64,
+}
+
+pub struct RecordingActivities;
+
+#[activity_definitions]
+impl RecordingActivities {
+    /// Aborts the multipart upload and marks the recording `expired`, if it is still
+    /// uploading. Returns whether it did; idempotent.
+    #[activity(name = "recordings.expire_upload")]
+    pub fn expire_upload(recording: RecordingRef) -> Result<bool, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Marks the recording `verifying` and checks that the stored object has the declared
+    /// size. A mismatch is a non-retryable `SizeMismatch`.
+    #[activity(name = "recordings.verify_stored_size")]
+    pub fn verify_stored_size(recording: RecordingRef) -> Result<Verified, ActivityError> {
+        unimplemented!()
+    }
+}
+
+pub use recording_activities::ExpireUpload as ExpireUploadDef;
+pub use recording_activities::VerifyStoredSize as VerifyStoredSizeDef;
+
+fn db_activity() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(60))
+                .non_retryable_error_types(["SizeMismatch", "RecordingGone"])
+                .build(),
+        )
+        .build()
+}
+
+/// Started with each upload: sleeps for the upload TTL on a durable timer, then expires the
+/// upload if nobody completed or aborted it.
+#[workflow]
+#[derive(Default)]
+pub struct UploadExpiryWorkflow;
+
+#[workflow_methods]
+impl UploadExpiryWorkflow {
+    #[run(name = "UploadExpiryWorkflow")]
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        deadline: UploadDeadline,
+    ) -> WorkflowResult<bool> {
+        ctx.timer(Duration::from_secs(deadline.ttl_secs)).await;
+        Ok(ctx
+            .execute_activity(
+                RecordingActivities::expire_upload,
+                deadline.recording,
+                db_activity(),
+            )
+            .await?)
+    }
+}
+
+/// The media pipeline of one recording, ID `recording-{id}`, started by upload completion.
+///
+/// Stages so far: **verify** (the stored size). Transcription, the document, embeddings and
+/// publishing come with the pipeline issue.
+#[workflow]
+#[derive(Default)]
+pub struct MediaPipelineWorkflow;
+
+#[workflow_methods]
+impl MediaPipelineWorkflow {
+    #[run(name = "MediaPipelineWorkflow")]
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        recording: RecordingRef,
+    ) -> WorkflowResult<Verified> {
+        ctx.upsert_search_attributes([
+            ORG_ID.value_set(recording.org_id.clone()),
+            RECORDING_ID.value_set(recording.recording_id.clone()),
+            PIPELINE_STAGE.value_set("verify".to_owned()),
+        ]);
+        Ok(ctx
+            .execute_activity(
+                RecordingActivities::verify_stored_size,
+                recording,
+                db_activity(),
+            )
+            .await?)
+    }
+}
