@@ -16,6 +16,9 @@ pub struct ApiSettings {
     /// `API_DIAGNOSTICS`: serve `POST /api/diagnostics/ping`, which starts a workflow
     /// without authentication. Default `false`; the dev stack turns it on.
     pub diagnostics: bool,
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins allowed to call the API from a browser,
+    /// such as `https://app.example.com`. Default: none (no CORS headers).
+    pub cors_origins: Vec<String>,
     pub auth: AuthSettings,
     pub uploads: UploadSettings,
     pub database: DatabaseSettings,
@@ -33,6 +36,7 @@ impl ApiSettings {
             )?,
             log_format: env::var_or("LOG_FORMAT", "text", "`text` or `json`")?,
             diagnostics: env::flag_or("API_DIAGNOSTICS", false)?,
+            cors_origins: cors_origins()?,
             auth: AuthSettings::from_env()?,
             uploads: UploadSettings::from_env()?,
             database: DatabaseSettings::from_env()?,
@@ -188,4 +192,26 @@ impl UploadSettings {
             first_batch: env::var_or("UPLOAD_FIRST_BATCH_PARTS", "16", "a number of parts")?,
         })
     }
+}
+
+fn cors_origins() -> Result<Vec<String>, ConfigError> {
+    let raw: Option<String> = env::optional("CORS_ALLOWED_ORIGINS", "comma-separated origins")?;
+    let origins: Vec<String> = raw
+        .unwrap_or_default()
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    for origin in &origins {
+        let valid = url::Url::parse(origin).is_ok_and(|u| u.path() == "/" && u.query().is_none())
+            && axum::http::HeaderValue::from_str(origin).is_ok();
+        if !valid {
+            return Err(ConfigError::Invalid {
+                var: "CORS_ALLOWED_ORIGINS",
+                expected: "comma-separated origins such as https://app.example.com",
+                got: origin.clone(),
+            });
+        }
+    }
+    Ok(origins)
 }

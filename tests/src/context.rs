@@ -84,6 +84,7 @@ impl TestContext {
             addr: "127.0.0.1:0".parse().expect("a valid address"),
             log_format: mediadocs_config::telemetry::LogFormat::Text,
             diagnostics: true,
+            cors_origins: vec!["https://app.example.com".into()],
             auth: test_auth_settings(),
             uploads: mediadocs_api::config::UploadSettings {
                 part_size: 8 * 1024 * 1024,

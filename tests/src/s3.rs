@@ -1,4 +1,5 @@
-//! An S3-compatible server (`s3s-fs`) on a scratch directory.
+//! The S3-compatible dev server (`mediadocs-dev-s3`: s3s-fs plus the checks it lacks) on a
+//! scratch directory.
 
 use std::{process::Command, time::Duration};
 
@@ -23,13 +24,13 @@ impl S3Server {
         std::fs::create_dir_all(&root)?;
         for _attempt in 0..3 {
             let port = wait::free_port();
-            let mut command = Command::new(tools::binary("s3s-fs"));
+            let mut command = Command::new(tools::workspace_binary("mediadocs-dev-s3"));
             command
                 .args(["--host", "127.0.0.1", "--port", &port.to_string()])
                 .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
                 .arg(&root);
-            let log = dir.path().join(format!("s3s-{port}.log"));
-            let mut server = Server::spawn("s3s-fs", command, &log, libc::SIGKILL)?;
+            let log = dir.path().join(format!("s3-{port}.log"));
+            let mut server = Server::spawn("mediadocs-dev-s3", command, &log, libc::SIGKILL)?;
             let ready = server
                 .wait_ready(Duration::from_secs(20), || wait::listening(port))
                 .await;
@@ -41,7 +42,7 @@ impl S3Server {
                 });
             }
         }
-        anyhow::bail!("s3s-fs did not start after 3 attempts")
+        anyhow::bail!("mediadocs-dev-s3 did not start after 3 attempts")
     }
 
     pub fn settings(&self, bucket: &str) -> S3Settings {

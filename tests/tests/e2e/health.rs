@@ -126,3 +126,27 @@ async fn openapi_document_and_docs_page_are_served_locally() {
         "the UI's script is served by the API itself"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cors_allows_only_configured_origins() {
+    let ctx = TestContext::new().await;
+    let app = TestApp::spawn(&ctx).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/api/recordings"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let denied = preflight("https://evil.example.com").await.unwrap();
+    assert!(!denied.headers().contains_key("access-control-allow-origin"));
+}

@@ -430,8 +430,14 @@ async fn bad_completions_name_the_parts_and_leave_the_upload_resumable() {
         p["detail"].as_str().unwrap().contains("part 3 is missing"),
         "{p}"
     );
-    // A wrong ETag is caught against ListParts' ETags, which s3s-fs 0.14.1 does not report
-    // (nor check on completion); see the README's note on the dev S3 server.
+    let mut wrong = etags.clone();
+    wrong[1].1 = "\"0123456789abcdef0123456789abcdef\"".into();
+    let (s, p) = complete(&app, &owner, &id, &wrong).await;
+    assert_eq!(s, 409);
+    assert!(
+        p["detail"].as_str().unwrap().contains("part 2: the ETag"),
+        "{p}"
+    );
     let dup = vec![etags[0].clone(), etags[0].clone(), etags[2].clone()];
     let (s, p) = complete(&app, &owner, &id, &dup).await;
     assert_eq!(s, 422, "{p}");
@@ -581,4 +587,93 @@ async fn abort_then_complete_conflicts_and_delete_removes_everything() {
         .await
         .unwrap();
     assert_eq!(rows, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn per_part_checksums_are_enforced_by_s3() {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    use sha2::Digest;
+    let ctx = TestContext::new().await;
+    let app = TestApp::spawn(&ctx).await;
+    let owner = app.register("careful@example.com").await;
+    let data = media_bytes(9 * MIB);
+    let r = create(&app, &owner, json!({
+        "filename": "a.webm", "content_type": "video/webm", "size_bytes": data.len(), "part_checksum": "SHA256"
+    })).await;
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["recording"]["part_checksum"], "SHA256");
+    assert!(
+        created["upload"]["parts"].as_array().unwrap().is_empty(),
+        "URLs wait for the checksums"
+    );
+
+    let no_checksum = app
+        .authed(
+            Method::POST,
+            &format!("/api/recordings/{id}/upload/parts"),
+            owner.token(),
+        )
+        .json(&json!({"parts": [{"part_number": 1}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_checksum.status(), 422);
+
+    let parts: Vec<&[u8]> = vec![part_bytes(&data, 8 * MIB, 1), part_bytes(&data, 8 * MIB, 2)];
+    let sums: Vec<String> = parts
+        .iter()
+        .map(|p| STANDARD.encode(sha2::Sha256::digest(p)))
+        .collect();
+    let urls: Value = app
+        .authed(
+            Method::POST,
+            &format!("/api/recordings/{id}/upload/parts"),
+            owner.token(),
+        )
+        .json(&json!({"parts": [
+            {"part_number": 1, "checksum": sums[0]}, {"part_number": 2, "checksum": sums[1]}
+        ]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let put = |n: usize, body: Vec<u8>| {
+        let url = &urls["parts"][n - 1];
+        let mut request = app.http.put(url["url"].as_str().unwrap()).body(body);
+        for (k, v) in url["headers"].as_object().unwrap() {
+            request = request.header(k, v.as_str().unwrap());
+        }
+        request.send()
+    };
+    let mut corrupted = parts[0].to_vec();
+    corrupted[100] ^= 0xff;
+    let refused = put(1, corrupted).await.unwrap();
+    assert_eq!(
+        refused.status(),
+        400,
+        "S3 refuses a part whose body does not match its checksum"
+    );
+    assert!(refused.text().await.unwrap().contains("BadDigest"));
+
+    let mut done = Vec::new();
+    for n in 1..=2 {
+        let r = put(n, parts[n - 1].to_vec()).await.unwrap();
+        assert_eq!(r.status(), 200);
+        done.push(json!({"part_number": n, "etag": r.headers()["etag"].to_str().unwrap(), "checksum": sums[n - 1]}));
+    }
+    let r = app
+        .authed(
+            Method::POST,
+            &format!("/api/recordings/{id}/upload/complete"),
+            owner.token(),
+        )
+        .json(&json!({"parts": done}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
