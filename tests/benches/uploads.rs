@@ -3,8 +3,8 @@
 //!     cargo bench -p mediadocs-tests --bench uploads
 //!
 //! 1. Presigning 1,000 part URLs: in-process, and through `POST …/upload/parts`.
-//! 2. Bytes the API process reads while a 1 GiB upload passes through its presigned URLs,
-//!    from its own /proc/<pid>/io counters (the API runs as the real binary here).
+//! 2. Bytes the API process receives while a 1 GiB upload passes through its presigned URLs,
+//!    from the kernel's counters on its sockets (the API runs as the real binary here).
 //! 3. Upload throughput through our presigned URLs (plain HTTP PUTs) against direct
 //!    `UploadPart` calls with the SDK, same part size and concurrency; reported as a ratio.
 //!
@@ -42,7 +42,12 @@ impl ApiProcess {
         let port = wait::free_port();
         let db = ctx.database_settings();
         let s3 = ctx.s3_settings();
-        let child = Command::new(tools::workspace_binary("mediadocs-api"))
+        let binary = if cfg!(debug_assertions) {
+            tools::workspace_binary("mediadocs-api")
+        } else {
+            tools::release_binary("mediadocs-api")
+        };
+        let child = Command::new(binary)
             .env("API_ADDR", format!("127.0.0.1:{port}"))
             .env("DATABASE_URL", db.url.expose_secret())
             .env(
@@ -76,14 +81,25 @@ impl ApiProcess {
         Self { child, base }
     }
 
-    /// Bytes the process has read through read(2)-family calls: sockets included.
-    fn rchar(&self) -> u64 {
-        let io = std::fs::read_to_string(format!("/proc/{}/io", self.child.id()))
-            .expect("/proc/<pid>/io");
-        io.lines()
-            .find_map(|l| l.strip_prefix("rchar: "))
-            .and_then(|v| v.parse().ok())
-            .expect("rchar")
+    /// Bytes received so far on the API's established TCP connections, from the kernel's
+    /// per-socket counters (`ss -ti`). /proc/<pid>/io's rchar does not count recv(2), which
+    /// is how the API reads its sockets.
+    fn bytes_received(&self) -> u64 {
+        let port = self.base.rsplit(':').next().unwrap();
+        let out = Command::new("ss")
+            .args([
+                "-tinH",
+                "state",
+                "established",
+                &format!("( sport = :{port} )"),
+            ])
+            .output()
+            .expect("running ss");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|field| field.strip_prefix("bytes_received:"))
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum()
     }
 }
 
@@ -292,9 +308,9 @@ fn main() {
         let data: Vec<u8> = (0..mib * MIB).map(|i| (i % 251) as u8).collect();
         let (mut via_api, mut direct, mut ratio, mut api_bytes) = (vec![], vec![], vec![], vec![]);
         for r in 0..runs {
-            let before = api.rchar();
+            let before = api.bytes_received();
             let through = upload_through_api(&http, &api.base, &token, &data, concurrency).await;
-            api_bytes.push((api.rchar() - before) as f64);
+            api_bytes.push(api.bytes_received().saturating_sub(before) as f64);
             let straight = upload_direct(&ctx, &format!("bench/direct-{r}"), &data, concurrency).await;
             eprintln!("  run {r}: presigned {through:.0} MiB/s, direct {straight:.0} MiB/s, API read {} bytes", api_bytes[r]);
             via_api.push(through);
@@ -304,7 +320,7 @@ fn main() {
         println!("\nuploads: {runs} runs, {mib} MiB in 8 MiB parts, {concurrency} parts in flight, s3s-fs on loopback");
         println!("  presign 1,000 part URLs, in process (ms)        {}", Spread::of(&in_process));
         println!("  presign 1,000 part URLs, POST …/parts (ms)      {}", Spread::of(&over_http));
-        println!("  bytes read by the API process per upload        {}", Spread::of(&api_bytes));
+        println!("  bytes received by the API per {mib} MiB upload    {}", Spread::of(&api_bytes));
         println!("  throughput via presigned URLs (MiB/s)           {}", Spread::of(&via_api));
         println!("  throughput direct UploadPart (MiB/s)            {}", Spread::of(&direct));
         println!("  ratio presigned / direct                        {}", Spread::of(&ratio));

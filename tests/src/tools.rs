@@ -74,29 +74,41 @@ fn sweep_stale_roots(tmp: &std::path::Path) {
     }
 }
 
-/// The path of one of the workspace's binaries, built first if needed. The build is a no-op
-/// when `scripts/test` has already built them.
+/// The path of one of the workspace's binaries in the debug profile, built first if needed.
+/// The build is a no-op when `scripts/test` has already built them.
 pub fn workspace_binary(name: &str) -> PathBuf {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut command = std::process::Command::new(cargo);
-        // Cargo sets CARGO_* variables for the test process; build scripts see them, and
-        // a different environment means a different fingerprint and a full rebuild.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
-                command.env_remove(key.as_ref());
-            }
+    BUILT.get_or_init(|| build_binaries(&[]));
+    target_dir().join("debug").join(name)
+}
+
+/// The same in the release profile, for benchmarks.
+pub fn release_binary(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| build_binaries(&["--release"]));
+    target_dir().join("release").join(name)
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo_root().join("target"), PathBuf::from)
+}
+
+fn build_binaries(extra: &[&str]) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    // Cargo sets CARGO_* variables for the test process; build scripts see them, and
+    // a different environment means a different fingerprint and a full rebuild.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
+            command.env_remove(key.as_ref());
         }
-        let status = command
-            .current_dir(repo_root())
-            .args(["build", "--quiet", "--workspace", "--bins"])
-            .status()
-            .expect("running cargo build");
-        assert!(status.success(), "building the workspace binaries failed");
-    });
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| repo_root().join("target"), PathBuf::from);
-    target.join("debug").join(name)
+    }
+    let status = command
+        .current_dir(repo_root())
+        .args(["build", "--quiet", "--workspace", "--bins"])
+        .args(extra)
+        .status()
+        .expect("running cargo build");
+    assert!(status.success(), "building the workspace binaries failed");
 }

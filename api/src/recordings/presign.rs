@@ -1,7 +1,21 @@
-//! Presigned `UploadPart` URLs. Presigning is local computation (SigV4 over the request),
-//! so a thousand URLs cost no round trip to S3.
+//! Presigned `UploadPart` URLs.
+//!
+//! Signed here with SigV4 directly rather than through the SDK's operation pipeline, which
+//! builds a whole request per URL and costs ~45 µs each; resumes presign up to 1,000 at once.
+//! The URL is S3's own query-string form, so any S3-compatible server accepts it.
 
-use aws_sdk_s3::presigning::PresigningConfig;
+use std::{collections::BTreeMap, time::SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::{
+    http_request::{
+        PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+        UriPathNormalizationMode, sign,
+    },
+    sign::v4,
+};
+use aws_smithy_runtime_api::client::identity::Identity;
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -22,7 +36,7 @@ pub struct PartUrl {
     /// `PUT` the part's bytes here.
     pub url: String,
     /// Headers the `PUT` must carry exactly (the signed checksum, when there is one).
-    pub headers: std::collections::BTreeMap<String, String>,
+    pub headers: BTreeMap<String, String>,
 }
 
 pub struct Target<'a> {
@@ -32,38 +46,108 @@ pub struct Target<'a> {
     pub checksum: Option<&'a str>,
 }
 
+/// The object's URL without a query: path-style (`endpoint/bucket/key`) or virtual-hosted.
+fn object_url(state: &AppState, key: &str) -> Result<url::Url, ApiError> {
+    let s3 = &state.settings.s3;
+    let endpoint = match &s3.endpoint {
+        Some(endpoint) => endpoint.clone(),
+        None => format!("https://s3.{}.amazonaws.com", s3.region)
+            .parse()
+            .map_err(anyhow::Error::from)?,
+    };
+    let mut url = endpoint;
+    if !s3.force_path_style {
+        let host = format!("{}.{}", s3.bucket, url.host_str().unwrap_or_default());
+        url.set_host(Some(&host)).map_err(anyhow::Error::from)?;
+    }
+    {
+        let mut segments = url
+            .path_segments_mut()
+            .map_err(|()| anyhow::anyhow!("S3_ENDPOINT cannot be a base URL"))?;
+        segments.pop_if_empty();
+        if s3.force_path_style {
+            segments.push(&s3.bucket);
+        }
+        segments.extend(key.split('/'));
+    }
+    Ok(url)
+}
+
 pub async fn part_urls(
     state: &AppState,
     target: &Target<'_>,
     parts: &[PartRequest],
 ) -> Result<Vec<PartUrl>, ApiError> {
-    let config = PresigningConfig::expires_in(state.settings.uploads.url_ttl)
-        .map_err(anyhow::Error::from)?;
+    let s3 = &state.settings.s3;
+    let identity: Identity = Credentials::new(
+        s3.access_key_id.clone(),
+        s3.secret_access_key.expose_secret().to_owned(),
+        None,
+        None,
+        "mediadocs-presign",
+    )
+    .into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(state.settings.uploads.url_ttl);
+    // S3 signs the path as sent: single-encoded, not normalised.
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let now = SystemTime::now();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&s3.region)
+        .name("s3")
+        .time(now)
+        .settings(settings)
+        .build()
+        .map_err(anyhow::Error::from)?
+        .into();
+    let base = object_url(state, target.key)?;
+
     let mut urls = Vec::with_capacity(parts.len());
     for part in parts {
-        let mut request = state
-            .s3
-            .upload_part()
-            .bucket(&state.settings.s3.bucket)
-            .key(target.key)
-            .upload_id(target.upload_id)
-            .part_number(part.part_number);
+        let mut url = base.clone();
+        url.query_pairs_mut()
+            .append_pair("partNumber", &part.part_number.to_string())
+            .append_pair("uploadId", target.upload_id);
+        let mut headers = BTreeMap::new();
         match (target.checksum, &part.checksum) {
-            (Some("SHA256"), Some(c)) => request = request.checksum_sha256(c),
-            (Some("CRC32C"), Some(c)) => request = request.checksum_crc32_c(c),
-            _ => {}
+            (Some("SHA256"), Some(c)) => {
+                headers.insert("x-amz-checksum-sha256".to_owned(), c.clone())
+            }
+            (Some("CRC32C"), Some(c)) => {
+                headers.insert("x-amz-checksum-crc32c".to_owned(), c.clone())
+            }
+            _ => None,
+        };
+        let host = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        };
+        let signed_headers = std::iter::once(("host", host.as_str()))
+            .chain(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let request = SignableRequest::new(
+            "PUT",
+            url.as_str(),
+            signed_headers,
+            SignableBody::UnsignedPayload,
+        )
+        .map_err(anyhow::Error::from)?;
+        let (instructions, _) = sign(request, &params)
+            .map_err(anyhow::Error::from)?
+            .into_parts();
+        let (_, query) = instructions.into_parts();
+        {
+            let mut pairs = url.query_pairs_mut();
+            for (name, value) in &query {
+                pairs.append_pair(name, value);
+            }
         }
-        let presigned = request
-            .presigned(config.clone())
-            .await
-            .map_err(anyhow::Error::from)?;
         urls.push(PartUrl {
             part_number: part.part_number,
-            url: presigned.uri().to_owned(),
-            headers: presigned
-                .headers()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
+            url: url.into(),
+            headers,
         });
     }
     Ok(urls)

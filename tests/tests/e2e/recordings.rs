@@ -500,7 +500,14 @@ async fn an_expired_part_url_is_refused_by_s3_and_a_fresh_one_works() {
         .json()
         .await
         .unwrap();
-    let r = put_part(&app.http, fresh["parts"][0]["url"].as_str().unwrap(), &data).await;
+    let fresh_url = fresh["parts"][0]["url"].as_str().unwrap();
+    let tampered = fresh_url.replace("partNumber=1", "partNumber=2");
+    assert_eq!(
+        put_part(&app.http, &tampered, &data).await.status(),
+        403,
+        "the signature covers the part number"
+    );
+    let r = put_part(&app.http, fresh_url, &data).await;
     assert_eq!(r.status(), 200);
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
     assert_eq!(complete(&app, &owner, &id, &[(1, etag)]).await.0, 200);
@@ -676,4 +683,46 @@ async fn per_part_checksums_are_enforced_by_s3() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_in_progress_are_limited_per_org() {
+    let ctx = TestContext::new().await;
+    let mut settings = ctx.api_settings();
+    settings.uploads.max_concurrent_per_org = 2;
+    let app = TestApp::spawn_with(&ctx, settings, ctx.pool.clone()).await;
+    let busy = app.register("busy@example.com").await;
+    let other = app.register("other-org@example.com").await;
+    let body = json!({"filename": "a.webm", "content_type": "video/webm", "size_bytes": 100});
+    let first = create(&app, &busy, body.clone())
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(create(&app, &busy, body.clone()).await.status(), 201);
+    let third = create(&app, &busy, body.clone()).await;
+    assert_eq!(third.status(), 429);
+    assert!(third.headers().contains_key("retry-after"));
+    assert_eq!(
+        create(&app, &other, body.clone()).await.status(),
+        201,
+        "another org has its own allowance"
+    );
+
+    let id = first["recording"]["id"].as_str().unwrap();
+    let aborted = app
+        .authed(
+            Method::POST,
+            &format!("/api/recordings/{id}/upload/abort"),
+            busy.token(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(aborted.status(), 200);
+    assert_eq!(
+        create(&app, &busy, body).await.status(),
+        201,
+        "an aborted upload frees its slot"
+    );
 }
