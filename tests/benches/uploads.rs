@@ -317,7 +317,7 @@ fn main() {
             direct.push(straight);
             ratio.push(through / straight);
         }
-        println!("\nuploads: {runs} runs, {mib} MiB in 8 MiB parts, {concurrency} parts in flight, s3s-fs on loopback");
+        println!("\nuploads: {runs} runs, {mib} MiB in 8 MiB parts, {concurrency} parts in flight, mediadocs-dev-s3 on loopback");
         println!("  presign 1,000 part URLs, in process (ms)        {}", Spread::of(&in_process));
         println!("  presign 1,000 part URLs, POST …/parts (ms)      {}", Spread::of(&over_http));
         println!("  bytes received by the API per {mib} MiB upload    {}", Spread::of(&api_bytes));

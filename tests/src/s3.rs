@@ -24,7 +24,13 @@ impl S3Server {
         std::fs::create_dir_all(&root)?;
         for _attempt in 0..3 {
             let port = wait::free_port();
-            let mut command = Command::new(tools::workspace_binary("mediadocs-dev-s3"));
+            // Same profile as the harness, so a release benchmark measures a release server.
+            let binary = if cfg!(debug_assertions) {
+                tools::workspace_binary("mediadocs-dev-s3")
+            } else {
+                tools::release_binary("mediadocs-dev-s3")
+            };
+            let mut command = Command::new(binary);
             command
                 .args(["--host", "127.0.0.1", "--port", &port.to_string()])
                 .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])

@@ -156,16 +156,7 @@ pub async fn register(
     let hash = password::hash(req.password).await?;
     let (user, org) = (Uuid::now_v7(), Uuid::now_v7());
     let mut tx = mediadocs_config::tenancy::begin(&state.pool, Some(org), Some(user)).await?;
-    sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)")
-        .bind(user)
-        .bind(&email)
-        .bind(&name)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await
-        .on_constraint("users_email_key", || {
-            ApiError::Conflict("an account with this email exists".into())
-        })?;
+    create_user(&mut tx, user, &email, &name, &hash).await?;
     sqlx::query("INSERT INTO orgs (id, name) VALUES ($1, $2)")
         .bind(org)
         .bind(&org_name)
@@ -179,6 +170,28 @@ pub async fn register(
     let session = start_session(&mut tx, &state, user, org, Role::Owner).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// Creates an account. A taken email is a 409, however the request got here (registration,
+/// or an invite accepted concurrently with one).
+pub(crate) async fn create_user(
+    tx: &mut Transaction<'static, Postgres>,
+    id: Uuid,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+) -> Result<(), ApiError> {
+    sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(email)
+        .bind(name)
+        .bind(password_hash)
+        .execute(&mut **tx)
+        .await
+        .on_constraint("users_email_key", || {
+            ApiError::Conflict("an account with this email exists".into())
+        })?;
+    Ok(())
 }
 
 /// The client's IP: the socket peer, or the first `X-Forwarded-For` hop when configured to

@@ -251,13 +251,7 @@ pub async fn accept(
 
     let mut tx = mediadocs_config::tenancy::begin(&state.pool, Some(org), Some(user)).await?;
     if let Some((name, hash)) = new_account {
-        sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)")
-            .bind(user)
-            .bind(&email)
-            .bind(&name)
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await?;
+        sessions::create_user(&mut tx, user, &email, &name, &hash).await?;
     }
     let claimed =
         sqlx::query("UPDATE invites SET accepted_at = now() WHERE id = $1 AND accepted_at IS NULL")

@@ -2,7 +2,7 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
-use temporalio_client::WorkflowCancelOptions;
+use temporalio_client::{WorkflowCancelOptions, errors::WorkflowInteractionError};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -157,8 +157,8 @@ pub async fn delete(
         let handle = state
             .temporal
             .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id.as_str());
-        // A workflow that finished or never started is fine; anything else is not.
-        if let Err(e) = handle
+        // NotFound covers both a workflow that never started and one that already finished.
+        match handle
             .cancel(
                 WorkflowCancelOptions::builder()
                     .reason("recording deleted".to_owned())
@@ -166,14 +166,11 @@ pub async fn delete(
             )
             .await
         {
-            let message = e.to_string();
-            if !(message.contains("not found")
-                || message.contains("already completed")
-                || message.contains("NotFound"))
-            {
+            Ok(()) | Err(WorkflowInteractionError::NotFound(_)) => {}
+            Err(e) => {
                 return Err(ApiError::Unavailable {
                     dependency: "temporal",
-                    detail: message,
+                    detail: e.to_string(),
                 });
             }
         }

@@ -339,6 +339,17 @@ async fn an_abandoned_upload_expires() {
         .await
         .unwrap();
     assert_eq!(late.status(), 409);
+    // Its timer workflow has finished; deleting still works.
+    let gone = app
+        .authed(
+            Method::DELETE,
+            &format!("/api/recordings/{id}"),
+            owner.token(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
 }
 
 #[tokio::test(flavor = "multi_thread")]
