@@ -106,3 +106,32 @@ pub fn page<T>(
         next_cursor,
     }
 }
+
+/// Fetches one page of a list. `sql` binds `$1` to `scope` (the org, or the user), `$2`/`$3`
+/// to the cursor key (NULL on the first page), `$4` to the row limit, and orders by the same
+/// key; `to_item` turns each row into the response item whose key the next cursor holds.
+pub async fn fetch_page<R, T>(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    sql: &'static str,
+    scope: Uuid,
+    request: &PageRequest,
+    to_item: impl Fn(R) -> anyhow::Result<T>,
+    key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
+) -> Result<Page<T>, ApiError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let (after_t, after_id) = request.after_keys();
+    let rows: Vec<R> = sqlx::query_as(sql)
+        .bind(scope)
+        .bind(after_t)
+        .bind(after_id)
+        .bind(request.fetch())
+        .fetch_all(&mut **tx)
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(to_item)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(page(items, request, key))
+}

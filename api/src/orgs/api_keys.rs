@@ -12,7 +12,7 @@ use crate::{
     auth::{Principal, Role, secrets, validate},
     error::{ApiError, FieldError},
     extract::{ApiPath, ApiQuery, AppJson},
-    pagination::{Page, PageQuery, PageRequest, page},
+    pagination::{Page, PageQuery, PageRequest, fetch_page},
 };
 
 /// Characters of the key kept in the clear: `mdk_` and eight more.
@@ -105,8 +105,6 @@ pub async fn list(
 ) -> Result<Json<Page<ApiKey>>, ApiError> {
     principal.require(Role::Admin)?;
     let request = PageRequest::try_from(query)?;
-    let (after_t, after_id) = request.after_keys();
-    let mut tx = principal.begin(&state).await?;
     type Row = (
         Uuid,
         String,
@@ -116,34 +114,30 @@ pub async fn list(
         Option<DateTime<Utc>>,
         Option<DateTime<Utc>>,
     );
-    let rows: Vec<Row> = sqlx::query_as(
+    let mut tx = principal.begin(&state).await?;
+    let keys = fetch_page(
+        &mut tx,
         "SELECT id, name, role, prefix, created_at, last_used_at, revoked_at FROM api_keys
-         WHERE org_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3)) ORDER BY created_at, id LIMIT $4",
+         WHERE org_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
+         ORDER BY created_at, id LIMIT $4",
+        principal.org_id,
+        &request,
+        |(id, name, role, prefix, created_at, last_used_at, revoked_at): Row| {
+            Ok(ApiKey {
+                id,
+                name,
+                role: Role::parse(&role)?,
+                prefix,
+                created_at,
+                last_used_at,
+                revoked_at,
+            })
+        },
+        |k| (k.created_at, k.id),
     )
-    .bind(principal.org_id)
-    .bind(after_t)
-    .bind(after_id)
-    .bind(request.fetch())
-    .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let keys = rows
-        .into_iter()
-        .map(
-            |(id, name, role, prefix, created_at, last_used_at, revoked_at)| {
-                Ok(ApiKey {
-                    id,
-                    name,
-                    role: Role::parse(&role)?,
-                    prefix,
-                    created_at,
-                    last_used_at,
-                    revoked_at,
-                })
-            },
-        )
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Json(page(keys, &request, |k| (k.created_at, k.id))))
+    Ok(Json(keys))
 }
 
 /// Revokes an API key; it stops working at once.

@@ -20,7 +20,7 @@ use crate::{
     },
     error::{ApiError, FieldError},
     extract::{ApiPath, ApiQuery, AppJson, PeerAddr},
-    pagination::{Page, PageQuery, PageRequest, page},
+    pagination::{Page, PageQuery, PageRequest, fetch_page},
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -122,8 +122,6 @@ pub async fn list(
 ) -> Result<Json<Page<Invite>>, ApiError> {
     principal.require(Role::Admin)?;
     let request = PageRequest::try_from(query)?;
-    let (after_t, after_id) = request.after_keys();
-    let mut tx = principal.begin(&state).await?;
     type Row = (
         Uuid,
         String,
@@ -132,20 +130,15 @@ pub async fn list(
         DateTime<Utc>,
         Option<DateTime<Utc>>,
     );
-    let rows: Vec<Row> = sqlx::query_as(
+    let mut tx = principal.begin(&state).await?;
+    let invites = fetch_page(
+        &mut tx,
         "SELECT id, email, role, created_at, expires_at, accepted_at FROM invites
-         WHERE org_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3)) ORDER BY created_at, id LIMIT $4",
-    )
-    .bind(principal.org_id)
-    .bind(after_t)
-    .bind(after_id)
-    .bind(request.fetch())
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    let invites = rows
-        .into_iter()
-        .map(|(id, email, role, created_at, expires_at, accepted_at)| {
+         WHERE org_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
+         ORDER BY created_at, id LIMIT $4",
+        principal.org_id,
+        &request,
+        |(id, email, role, created_at, expires_at, accepted_at): Row| {
             Ok(Invite {
                 id,
                 email,
@@ -154,9 +147,12 @@ pub async fn list(
                 expires_at,
                 accepted_at,
             })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Json(page(invites, &request, |i| (i.created_at, i.id))))
+        },
+        |i| (i.created_at, i.id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(invites))
 }
 
 /// Withdraws an invite that has not been accepted.

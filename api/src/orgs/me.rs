@@ -11,7 +11,7 @@ use crate::{
     auth::{Actor, Principal, Role},
     error::ApiError,
     extract::ApiQuery,
-    pagination::{Page, PageQuery, PageRequest, page},
+    pagination::{Page, PageQuery, PageRequest, fetch_page},
 };
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -88,30 +88,19 @@ pub async fn list_orgs(
 ) -> Result<Json<Page<OrgMembership>>, ApiError> {
     let (user, _) = principal.require_user()?;
     let request = PageRequest::try_from(query)?;
-    let (after_t, after_id) = request.after_keys();
+    type Row = (Uuid, String, String, DateTime<Utc>);
     let mut tx = principal.begin(&state).await?;
-    let rows: Vec<(Uuid, String, String, DateTime<Utc>)> = sqlx::query_as(
+    let orgs = fetch_page(
+        &mut tx,
         "SELECT o.id, o.name, m.role, m.created_at FROM memberships m JOIN orgs o ON o.id = m.org_id
          WHERE m.user_id = $1 AND ($2::timestamptz IS NULL OR (m.created_at, m.org_id) > ($2, $3))
          ORDER BY m.created_at, m.org_id LIMIT $4",
+        user,
+        &request,
+        |(id, name, role, joined_at): Row| Ok(OrgMembership { id, name, role: Role::parse(&role)?, joined_at }),
+        |o| (o.joined_at, o.id),
     )
-    .bind(user)
-    .bind(after_t)
-    .bind(after_id)
-    .bind(request.fetch())
-    .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let items = rows
-        .into_iter()
-        .map(|(id, name, role, joined_at)| {
-            Ok(OrgMembership {
-                id,
-                name,
-                role: Role::parse(&role)?,
-                joined_at,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Json(page(items, &request, |o| (o.joined_at, o.id))))
+    Ok(Json(orgs))
 }

@@ -13,7 +13,7 @@ use crate::{
     auth::{Principal, Role},
     error::ApiError,
     extract::{ApiPath, ApiQuery, AppJson},
-    pagination::{Page, PageQuery, PageRequest, page},
+    pagination::{Page, PageQuery, PageRequest, fetch_page},
 };
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,33 +41,23 @@ pub async fn list(
 ) -> Result<Json<Page<Member>>, ApiError> {
     principal.require(Role::Admin)?;
     let request = PageRequest::try_from(query)?;
-    let (after_t, after_id) = request.after_keys();
+    type Row = (Uuid, String, String, String, DateTime<Utc>);
     let mut tx = principal.begin(&state).await?;
-    let rows: Vec<(Uuid, String, String, String, DateTime<Utc>)> = sqlx::query_as(
+    let members = fetch_page(
+        &mut tx,
         "SELECT u.id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.org_id = $1 AND ($2::timestamptz IS NULL OR (m.created_at, m.user_id) > ($2, $3))
          ORDER BY m.created_at, m.user_id LIMIT $4",
+        principal.org_id,
+        &request,
+        |(user_id, email, name, role, joined_at): Row| {
+            Ok(Member { user_id, email, name, role: Role::parse(&role)?, joined_at })
+        },
+        |m| (m.joined_at, m.user_id),
     )
-    .bind(principal.org_id)
-    .bind(after_t)
-    .bind(after_id)
-    .bind(request.fetch())
-    .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let members = rows
-        .into_iter()
-        .map(|(user_id, email, name, role, joined_at)| {
-            Ok(Member {
-                user_id,
-                email,
-                name,
-                role: Role::parse(&role)?,
-                joined_at,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Json(page(members, &request, |m| (m.joined_at, m.user_id))))
+    Ok(Json(members))
 }
 
 /// Locks the org's owner rows (so two concurrent demotions cannot both pass the last-owner
