@@ -5,8 +5,13 @@
 
 pub mod bench;
 pub mod diagnostics;
+pub mod events;
+pub mod pipeline;
 pub mod recordings;
+pub mod transcription;
 
 pub use bench::Noop;
 pub use diagnostics::Diagnostics;
+pub use pipeline::Pipeline;
 pub use recordings::Recordings;
+pub use transcription::Transcription;

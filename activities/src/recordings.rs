@@ -24,14 +24,14 @@ pub struct Recordings {
     pub bucket: String,
 }
 
-fn ids(r: &RecordingRef) -> Result<(Uuid, Uuid), ActivityError> {
+pub(crate) fn ids(r: &RecordingRef) -> Result<(Uuid, Uuid), ActivityError> {
     let parse = |s: &str| {
         Uuid::parse_str(s).map_err(|e| permanent("InvalidInput", anyhow::anyhow!("{s}: {e}")))
     };
     Ok((parse(&r.org_id)?, parse(&r.recording_id)?))
 }
 
-fn permanent(kind: &str, error: anyhow::Error) -> ActivityError {
+pub(crate) fn permanent(kind: &str, error: anyhow::Error) -> ActivityError {
     ApplicationFailure::builder(error)
         .type_name(kind.to_owned())
         .non_retryable(true)

@@ -21,6 +21,7 @@ pub struct ApiSettings {
     pub cors_origins: Vec<String>,
     pub auth: AuthSettings,
     pub uploads: UploadSettings,
+    pub webhooks: WebhookSettings,
     pub database: DatabaseSettings,
     pub temporal: TemporalSettings,
     pub s3: S3Settings,
@@ -39,6 +40,7 @@ impl ApiSettings {
             cors_origins: cors_origins()?,
             auth: AuthSettings::from_env()?,
             uploads: UploadSettings::from_env()?,
+            webhooks: WebhookSettings::from_env()?,
             database: DatabaseSettings::from_env()?,
             temporal: TemporalSettings::from_env()?,
             s3: S3Settings::from_env()?,
@@ -214,4 +216,37 @@ fn cors_origins() -> Result<Vec<String>, ConfigError> {
         }
     }
     Ok(origins)
+}
+
+/// How providers' callbacks are authenticated.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `WEBHOOK_TOKEN_KEY` (required): the key behind each job's callback token and header
+    /// value; the worker must have the same one.
+    pub tokens: mediadocs_providers::webhook::job_token::JobTokens,
+    /// `SELFHOSTED_WEBHOOK_SECRETS`: space-separated `whsec_…` secrets that self-hosted
+    /// transcribers sign callbacks with (Standard Webhooks). Several are accepted at once so a
+    /// secret can be rotated. Default: none (`selfhosted` callbacks are refused).
+    pub selfhosted_secrets: Vec<mediadocs_providers::webhook::standard::Secret>,
+}
+
+impl WebhookSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        use mediadocs_providers::webhook::standard::Secret;
+        let raw: String = env::var_or("SELFHOSTED_WEBHOOK_SECRETS", "", "whsec_ secrets")?;
+        let selfhosted_secrets = raw
+            .split_whitespace()
+            .map(|s| {
+                Secret::parse(s).map_err(|_| ConfigError::Invalid {
+                    var: "SELFHOSTED_WEBHOOK_SECRETS",
+                    expected: "space-separated whsec_<base64> secrets",
+                    got: "(hidden)".into(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            tokens: mediadocs_providers::webhook::job_token::JobTokens::from_env()?,
+            selfhosted_secrets,
+        })
+    }
 }

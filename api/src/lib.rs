@@ -14,6 +14,7 @@ pub mod orgs;
 pub mod pagination;
 pub mod recordings;
 pub mod state;
+pub mod webhooks;
 pub mod workflows;
 
 use axum::{Router, extract::DefaultBodyLimit, http::HeaderName};

@@ -20,6 +20,7 @@ use crate::AppState;
         (name = "auth", description = "Accounts, sessions and tokens"),
         (name = "orgs", description = "Orgs, members, invites and API keys"),
         (name = "recordings", description = "Recordings and their presigned multipart uploads"),
+        (name = "webhooks", description = "Callbacks from providers, authenticated per provider"),
         (name = "diagnostics", description = "End-to-end smoke tests for operators"),
     )
 )]
@@ -49,7 +50,8 @@ pub fn routes(diagnostics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi)
         .merge(crate::health::router())
         .merge(crate::auth::router())
         .merge(crate::orgs::router())
-        .merge(crate::recordings::router());
+        .merge(crate::recordings::router())
+        .merge(crate::webhooks::router());
     if diagnostics {
         router = router.merge(crate::diagnostics::router());
     }

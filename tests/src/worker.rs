@@ -3,7 +3,10 @@
 //! The SDK's worker future is not `Send`, so it gets a current-thread runtime on a dedicated
 //! thread, with its own Temporal client and pool built there.
 
-use std::thread::JoinHandle;
+use std::{thread::JoinHandle, time::Duration};
+
+use mediadocs_activities::transcription::TranscriptionTiming;
+use mediadocs_providers::transcription::{Provider, TranscriptionSettings};
 
 use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect};
 use tokio::sync::oneshot;
@@ -15,19 +18,67 @@ pub struct TestWorker {
     thread: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
+/// How the test worker transcribes: the provider (usually a simulator) and the timings.
+#[derive(Clone)]
+pub struct WorkerProviders {
+    pub transcription: TranscriptionSettings,
+    pub timing: TranscriptionTiming,
+}
+
+impl WorkerProviders {
+    /// A self-hosted transcriber at `base_url`, called back at the API at `webhook_url`,
+    /// polled every `poll` until `give_up`.
+    pub fn selfhosted(
+        base_url: &str,
+        webhook_url: &str,
+        poll: Duration,
+        give_up: Duration,
+    ) -> Self {
+        Self {
+            transcription: TranscriptionSettings {
+                provider: Provider::SelfHosted,
+                base_url: base_url.parse().expect("a valid simulator URL"),
+                api_key: None,
+                model: "whisper-1".into(),
+                timeout: Duration::from_secs(10),
+                webhook_public_url: webhook_url.parse().expect("a valid API URL"),
+            },
+            timing: TranscriptionTiming {
+                poll_interval: poll,
+                give_up_after: give_up,
+                audio_url_ttl: Duration::from_secs(900),
+            },
+        }
+    }
+}
+
 impl TestWorker {
+    /// A worker whose transcription provider is unreachable: for tests that stop before
+    /// transcription.
     pub fn spawn(ctx: &TestContext) -> Self {
-        Self::spawn_with(
+        let providers = WorkerProviders::selfhosted(
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9",
+            Duration::from_secs(300),
+            Duration::from_secs(3600),
+        );
+        Self::spawn_with(ctx, providers)
+    }
+
+    pub fn spawn_with(ctx: &TestContext, providers: WorkerProviders) -> Self {
+        Self::spawn_raw(
             ctx.temporal_settings(),
             ctx.database_settings(),
             ctx.s3_settings(),
+            providers,
         )
     }
 
-    pub fn spawn_with(
+    fn spawn_raw(
         temporal: TemporalSettings,
         database: DatabaseSettings,
         s3: S3Settings,
+        providers: WorkerProviders,
     ) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -46,6 +97,9 @@ impl TestWorker {
                             pool,
                             s3: connect::s3(&s3),
                             bucket: s3.bucket.clone(),
+                            transcription: providers.transcription,
+                            tokens: crate::context::test_job_tokens(),
+                            timing: providers.timing,
                         },
                         async {
                             let _ = stopped.await;

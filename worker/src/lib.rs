@@ -4,7 +4,10 @@
 use std::future::Future;
 
 use anyhow::Context;
-use mediadocs_activities::{Diagnostics, Noop, Recordings};
+use mediadocs_activities::{
+    Diagnostics, Noop, Pipeline, Recordings, Transcription, transcription::TranscriptionTiming,
+};
+use mediadocs_providers::{transcription::TranscriptionSettings, webhook::job_token::JobTokens};
 use mediadocs_workflows::{
     MediaPipelineWorkflow, NoopWorkflow, PingWorkflow, UploadExpiryWorkflow,
 };
@@ -18,6 +21,10 @@ pub struct Dependencies {
     pub pool: PgPool,
     pub s3: aws_sdk_s3::Client,
     pub bucket: String,
+    pub transcription: TranscriptionSettings,
+    /// Mints the callback tokens the API checks: the API must have the same key.
+    pub tokens: JobTokens,
+    pub timing: TranscriptionTiming,
 }
 
 /// Polls `task_queue` until `shutdown` resolves, then drains in-flight tasks and returns.
@@ -45,6 +52,18 @@ pub async fn run(
             pool: deps.pool.clone(),
             s3: deps.s3.clone(),
             bucket: deps.bucket.clone(),
+        })
+        .register_activities(Pipeline {
+            pool: deps.pool.clone(),
+        })
+        .register_activities(Transcription {
+            pool: deps.pool.clone(),
+            s3: deps.s3.clone(),
+            bucket: deps.bucket.clone(),
+            transcriber: deps.transcription.async_transcriber(),
+            settings: deps.transcription,
+            tokens: deps.tokens,
+            timing: deps.timing,
         })
         .build();
     let mut worker = Worker::new(&runtime, client, options).context("creating the worker")?;

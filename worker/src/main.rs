@@ -1,7 +1,9 @@
 //! `mediadocs-worker`: connects, migrates, registers the workflows and activities, and runs
 //! until SIGTERM or Ctrl-C.
 
+use mediadocs_activities::transcription::TranscriptionTiming;
 use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect, env, telemetry};
+use mediadocs_providers::{transcription::TranscriptionSettings, webhook::job_token::JobTokens};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -9,6 +11,9 @@ async fn main() -> anyhow::Result<()> {
     let database = env::or_exit(DatabaseSettings::from_env);
     let temporal = env::or_exit(TemporalSettings::from_env);
     let s3 = env::or_exit(S3Settings::from_env);
+    let transcription = env::or_exit(TranscriptionSettings::from_env);
+    let tokens = env::or_exit(JobTokens::from_env);
+    let timing = env::or_exit(TranscriptionTiming::from_env);
     telemetry::init(log_format);
 
     connect::migrate(&database).await?;
@@ -22,6 +27,9 @@ async fn main() -> anyhow::Result<()> {
             pool,
             s3: connect::s3(&s3),
             bucket: s3.bucket.clone(),
+            transcription,
+            tokens,
+            timing,
         },
         mediadocs_config::shutdown::signal(),
     )

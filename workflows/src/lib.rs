@@ -5,10 +5,14 @@
 //! implements them, and the `worker` binary registers both.
 
 pub mod bench;
+pub mod media_pipeline;
 pub mod names;
 pub mod ping;
+pub mod pipeline;
 pub mod recording;
+pub mod transcription;
 
 pub use bench::{NoopActivities, NoopWorkflow};
+pub use media_pipeline::{MediaPipelineWorkflow, PipelineOutcome};
 pub use ping::{DiagnosticsActivities, PingInput, PingOutput, PingWorkflow};
-pub use recording::{MediaPipelineWorkflow, RecordingRef, UploadExpiryWorkflow};
+pub use recording::{RecordingRef, UploadExpiryWorkflow};

@@ -1,4 +1,5 @@
-//! Workflows of a recording's life: the stale-upload timer and the media pipeline.
+//! A recording's identity and upload timer, and the contracts of its record-keeping activities.
+//! The media pipeline itself is in [`crate::media_pipeline`].
 //!
 //! Inputs and outputs carry IDs only; everything large lives in PostgreSQL and S3.
 
@@ -55,7 +56,7 @@ impl RecordingActivities {
 pub use recording_activities::ExpireUpload as ExpireUploadDef;
 pub use recording_activities::VerifyStoredSize as VerifyStoredSizeDef;
 
-fn db_activity() -> ActivityOptions {
+pub(crate) fn db_activity() -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
         .retry_policy(
             RetryPolicy::builder()
@@ -86,36 +87,6 @@ impl UploadExpiryWorkflow {
             .execute_activity(
                 RecordingActivities::expire_upload,
                 deadline.recording,
-                db_activity(),
-            )
-            .await?)
-    }
-}
-
-/// The media pipeline of one recording, ID `recording-{id}`, started by upload completion.
-///
-/// Stages so far: **verify** (the stored size). Transcription, the document, embeddings and
-/// publishing come with the pipeline issue.
-#[workflow]
-#[derive(Default)]
-pub struct MediaPipelineWorkflow;
-
-#[workflow_methods]
-impl MediaPipelineWorkflow {
-    #[run(name = "MediaPipelineWorkflow")]
-    pub async fn run(
-        ctx: &mut WorkflowContext<Self>,
-        recording: RecordingRef,
-    ) -> WorkflowResult<Verified> {
-        ctx.upsert_search_attributes([
-            ORG_ID.value_set(recording.org_id.clone()),
-            RECORDING_ID.value_set(recording.recording_id.clone()),
-            PIPELINE_STAGE.value_set("verify".to_owned()),
-        ]);
-        Ok(ctx
-            .execute_activity(
-                RecordingActivities::verify_stored_size,
-                recording,
                 db_activity(),
             )
             .await?)

@@ -15,6 +15,8 @@ struct DevStack {
     s3: u16,
     api: u16,
     ui: u16,
+    transcription_sim: u16,
+    openai_sim: u16,
 }
 
 impl DevStack {
@@ -33,6 +35,8 @@ impl DevStack {
             s3: free_port(),
             api: free_port(),
             ui: free_port(),
+            transcription_sim: free_port(),
+            openai_sim: free_port(),
         }
     }
 
@@ -46,6 +50,11 @@ impl DevStack {
             .env("MEDIADOCS_TEMPORAL_UI_PORT", self.ui.to_string())
             .env("MEDIADOCS_S3_PORT", self.s3.to_string())
             .env("MEDIADOCS_API_PORT", self.api.to_string())
+            .env(
+                "MEDIADOCS_TRANSCRIPTION_SIM_PORT",
+                self.transcription_sim.to_string(),
+            )
+            .env("MEDIADOCS_OPENAI_SIM_PORT", self.openai_sim.to_string())
             .env("MEDIADOCS_BIN_DIR", bin_dir.parent().unwrap())
             .env("MEDIADOCS_SKIP_BUILD", "1")
             .output()
@@ -138,6 +147,15 @@ async fn dev_stack_restarts_with_its_data_intact() {
         first_up.contains(&format!("http://127.0.0.1:{}", stack.ui)),
         "Temporal UI URL printed"
     );
+    assert!(
+        first_up.contains("6 transcript segments stored"),
+        "the sample recording went through upload, verify and transcription:\n{first_up}"
+    );
+    assert!(
+        first_up.contains("transcription goes to the SIMULATOR")
+            && first_up.contains("LLM calls go to the SIMULATOR"),
+        "with no provider keys, up says it simulates them:\n{first_up}"
+    );
 
     // A row, an object and a completed workflow.
     let pool = connect::postgres(&stack.database()).unwrap();
@@ -167,8 +185,8 @@ async fn dev_stack_restarts_with_its_data_intact() {
     let pids = stack.pids();
     assert_eq!(
         pids.len(),
-        5,
-        "postgres, temporal, s3, api and worker each have a pid file"
+        7,
+        "postgres, temporal, s3, both simulators, api and worker each have a pid file"
     );
     let down = stack.run("down");
     for pid in &pids {

@@ -5,5 +5,6 @@ mod config;
 mod dev_stack;
 mod health;
 mod identity;
+mod providers;
 mod recordings;
 mod roundtrip;

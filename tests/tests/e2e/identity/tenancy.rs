@@ -127,6 +127,11 @@ async fn every_id_route_answers_404_across_orgs_and_changes_nothing() {
         if !path.contains('{') {
             continue;
         }
+        // Provider callbacks carry no bearer token: a job token scopes them to one
+        // recording instead (tested in providers::webhooks).
+        if path.starts_with("/api/webhooks/") {
+            continue;
+        }
         let url = fixtures.fill(path).unwrap_or_else(|| {
             panic!("{path} takes an ID but has no cross-org fixture: add one to OrgA")
         });
@@ -196,17 +201,15 @@ async fn row_level_security_holds_for_the_application_role() {
     let mut tables = tenant_tables(&ctx.owner_pool).await;
     tables.push("orgs".into());
     for table in &tables {
-        let (enabled, forced): (bool, bool) = sqlx::query_as(
-            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = $1::regclass",
-        )
-        .bind(table)
-        .fetch_one(&ctx.owner_pool)
-        .await
-        .unwrap();
-        assert!(
-            enabled && forced,
-            "{table} must have FORCE ROW LEVEL SECURITY"
-        );
+        // Not FORCEd: the owner (the migration role, never the application) must pass RLS
+        // so that the SECURITY DEFINER lookups work; see the transcription migration.
+        let enabled: bool =
+            sqlx::query_scalar("SELECT relrowsecurity FROM pg_class WHERE oid = $1::regclass")
+                .bind(table)
+                .fetch_one(&ctx.owner_pool)
+                .await
+                .unwrap();
+        assert!(enabled, "{table} must have ROW LEVEL SECURITY");
 
         let unscoped: i64 =
             sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {table}")))

@@ -1,8 +1,11 @@
 //! `mediadocs`: the operator CLI.
 //!
-//! `migrate` applies the embedded migrations; `ensure-bucket` creates the S3 bucket; `ping` runs the diagnostic workflow through
-//! Temporal and a worker, the same way the API does. Settings come from the same environment
-//! variables as the API (see `.env.example`).
+//! `migrate` applies the embedded migrations; `ensure-bucket` creates the S3 bucket; `ping`
+//! runs the diagnostic workflow through Temporal and a worker, the same way the API does;
+//! `sample` runs a recording through the whole stack as the recording app would. Settings
+//! come from the same environment variables as the API (see `.env.example`).
+
+mod sample;
 
 use clap::{Parser, Subcommand};
 use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect, env};
@@ -24,6 +27,19 @@ enum Command {
     Ping {
         #[arg(default_value = "hello from the mediadocs CLI")]
         message: String,
+    },
+    /// Upload a recording through the API as the recording app does, wait for its pipeline,
+    /// and print what it produced.
+    Sample {
+        #[arg(default_value = "samples/weekly-sync.webm")]
+        file: std::path::PathBuf,
+        /// The API's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        #[arg(long, default_value = "sample@mediadocs.dev")]
+        email: String,
+        #[arg(long, default_value = "sample-password-1")]
+        password: String,
     },
 }
 
@@ -57,6 +73,22 @@ async fn main() -> anyhow::Result<()> {
             let out =
                 mediadocs_api::workflows::ping(&client, &temporal.task_queue, &id, message).await?;
             println!("{} (diagnostic_pings row {})", out.reply, out.row_id);
+        }
+        Command::Sample {
+            file,
+            api,
+            email,
+            password,
+        } => {
+            let temporal = env::or_exit(TemporalSettings::from_env);
+            let client = connect::temporal(&temporal, "mediadocs-cli").await?;
+            let sample = sample::Sample {
+                file,
+                api,
+                email,
+                password,
+            };
+            sample::run(sample, &client).await?;
         }
     }
     Ok(())

@@ -1,0 +1,402 @@
+//! The transcription stage's activities: submit a job to an asynchronous provider, collect
+//! its transcript into PostgreSQL, and mark a recording failed.
+//!
+//! A job row is created before the provider is called, so its ID can go into the callback
+//! URL; the provider's job ID is recorded once the provider accepts. A retried submit finds
+//! the row and does not submit again once that ID is known.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use aws_sdk_s3::presigning::PresigningConfig;
+use mediadocs_config::tenancy;
+use mediadocs_providers::{
+    transcription::{
+        AsyncTranscriber, JobState, Provider, Submission, Transcript, TranscriptionError,
+        TranscriptionSettings,
+    },
+    webhook::job_token::{self, JobTokens},
+};
+use mediadocs_workflows::transcription::{
+    CollectDef, CollectTranscript, Collected, SubmitDef, SubmitTranscription, SubmittedJob,
+};
+use sqlx::{PgPool, Postgres, Transaction};
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use uuid::Uuid;
+
+use crate::recordings::{ids, permanent};
+
+pub struct Transcription {
+    pub pool: PgPool,
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
+    pub settings: TranscriptionSettings,
+    /// `None` when the configured provider is synchronous (Whisper).
+    pub transcriber: Option<Arc<dyn AsyncTranscriber>>,
+    pub tokens: JobTokens,
+    pub timing: TranscriptionTiming,
+}
+
+/// `TRANSCRIPTION_POLL_INTERVAL_SECS` (300), `TRANSCRIPTION_TIMEOUT_SECS` (21600: 6 hours),
+/// `TRANSCRIPTION_AUDIO_URL_TTL_SECS` (3600: how long the provider may take to start
+/// downloading the audio).
+#[derive(Debug, Clone, Copy)]
+pub struct TranscriptionTiming {
+    pub poll_interval: Duration,
+    pub give_up_after: Duration,
+    pub audio_url_ttl: Duration,
+}
+
+impl TranscriptionTiming {
+    pub fn from_env() -> Result<Self, mediadocs_config::ConfigError> {
+        use mediadocs_config::env::var_or;
+        let secs = |var, default| -> Result<Duration, mediadocs_config::ConfigError> {
+            Ok(Duration::from_secs(var_or(
+                var,
+                default,
+                "a number of seconds",
+            )?))
+        };
+        Ok(Self {
+            poll_interval: secs("TRANSCRIPTION_POLL_INTERVAL_SECS", "300")?,
+            give_up_after: secs("TRANSCRIPTION_GIVE_UP_SECS", "21600")?,
+            audio_url_ttl: secs("TRANSCRIPTION_AUDIO_URL_TTL_SECS", "3600")?,
+        })
+    }
+}
+
+fn provider_failure(e: TranscriptionError) -> ActivityError {
+    if e.is_retryable() {
+        anyhow::Error::new(e).into()
+    } else {
+        permanent(e.kind(), e.into())
+    }
+}
+
+struct JobRow {
+    id: Uuid,
+    provider: String,
+    provider_job_id: Option<String>,
+    status: String,
+}
+
+async fn job_for_attempt(
+    tx: &mut Transaction<'_, Postgres>,
+    recording: Uuid,
+    attempt: i32,
+) -> sqlx::Result<Option<JobRow>> {
+    let row: Option<(Uuid, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT id, provider, provider_job_id, status FROM transcription_jobs
+         WHERE recording_id = $1 AND attempt = $2",
+    )
+    .bind(recording)
+    .bind(attempt)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|(id, provider, provider_job_id, status)| JobRow {
+        id,
+        provider,
+        provider_job_id,
+        status,
+    }))
+}
+
+#[activities]
+impl Transcription {
+    #[activity(definition = SubmitDef)]
+    pub async fn submit(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: SubmitTranscription,
+    ) -> Result<SubmittedJob, ActivityError> {
+        let (org, recording) = ids(&input.recording)?;
+        let Some(transcriber) = self.transcriber.clone() else {
+            return Err(permanent(
+                "TranscriptionUnsupported",
+                anyhow::anyhow!("{} is not an asynchronous provider", self.settings.provider),
+            ));
+        };
+        let attempt =
+            i32::try_from(input.attempt).map_err(|e| permanent("InvalidInput", e.into()))?;
+        let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
+        let key: Option<String> =
+            sqlx::query_scalar("SELECT s3_key FROM recordings WHERE id = $1 FOR UPDATE")
+                .bind(recording)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let key = key.ok_or_else(|| {
+            permanent(
+                "RecordingGone",
+                anyhow::anyhow!("recording {recording} is gone"),
+            )
+        })?;
+        let job = match job_for_attempt(&mut tx, recording, attempt).await? {
+            Some(job) => job,
+            None => {
+                let id = Uuid::now_v7();
+                sqlx::query(
+                    "INSERT INTO transcription_jobs (id, org_id, recording_id, attempt, provider)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id)
+                .bind(org)
+                .bind(recording)
+                .bind(attempt)
+                .bind(transcriber.provider().as_str())
+                .execute(&mut *tx)
+                .await?;
+                JobRow {
+                    id,
+                    provider: transcriber.provider().as_str().to_owned(),
+                    provider_job_id: None,
+                    status: "submitting".into(),
+                }
+            }
+        };
+        tx.commit().await?;
+
+        let submitted = SubmittedJob {
+            job_id: job.id.to_string(),
+            provider: job.provider.clone(),
+            poll_interval_secs: self.timing.poll_interval.as_secs(),
+            timeout_secs: self.timing.give_up_after.as_secs(),
+        };
+        if job.provider_job_id.is_some() || job.status != "submitting" {
+            return Ok(submitted);
+        }
+        let audio_url = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .presigned(
+                PresigningConfig::expires_in(self.timing.audio_url_ttl)
+                    .context("presigning config")?,
+            )
+            .await
+            .context("presigning the audio URL")?;
+        let job_id = job.id.to_string();
+        let recording_id = recording.to_string();
+        let callback = self.settings.callback_url(
+            &recording_id,
+            &job_id,
+            &self.tokens.token(&recording_id, &job_id),
+        );
+        let header = self.tokens.header_value(&job_id);
+        let provider_job_id = transcriber
+            .submit(&Submission {
+                audio_url: audio_url.uri(),
+                callback_url: callback.as_str(),
+                callback_header: (transcriber.provider() == Provider::AssemblyAi)
+                    .then_some((job_token::AUTH_HEADER, header.as_str())),
+                language: None,
+            })
+            .await
+            .map_err(provider_failure)?;
+        let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
+        // An early callback may have recorded the ID already; the first one stays.
+        sqlx::query(
+            "UPDATE transcription_jobs
+             SET provider_job_id = COALESCE(provider_job_id, $2), status = 'submitted', updated_at = now()
+             WHERE id = $1 AND status = 'submitting'",
+        )
+        .bind(job.id)
+        .bind(&provider_job_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(%recording, job_id = %job.id, %provider_job_id, "transcription submitted");
+        Ok(submitted)
+    }
+
+    #[activity(definition = CollectDef)]
+    pub async fn collect(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: CollectTranscript,
+    ) -> Result<Collected, ActivityError> {
+        let (org, recording) = ids(&input.recording)?;
+        let job_id =
+            Uuid::parse_str(&input.job_id).map_err(|e| permanent("InvalidInput", e.into()))?;
+        let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
+        let row: Option<(Option<String>, String, Option<String>)> = sqlx::query_as(
+            "SELECT provider_job_id, status, error FROM transcription_jobs WHERE id = $1 AND recording_id = $2",
+        )
+        .bind(job_id)
+        .bind(recording)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (provider_job_id, status, error) = row.ok_or_else(|| {
+            permanent(
+                "RecordingGone",
+                anyhow::anyhow!("job {job_id} of recording {recording} is gone"),
+            )
+        })?;
+        match status.as_str() {
+            "completed" => return Ok(stored_summary(&mut tx, recording).await?),
+            "failed" => {
+                return Ok(Collected::Failed {
+                    kind: "TranscriptionFailed".into(),
+                    reason: error.unwrap_or_default(),
+                });
+            }
+            _ => {}
+        }
+        let delivered: Option<serde_json::Value> = sqlx::query_scalar(
+            "SELECT payload FROM transcription_deliveries
+             WHERE job_id = $1 AND payload IS NOT NULL ORDER BY received_at LIMIT 1",
+        )
+        .bind(job_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        let transcriber = self.transcriber.clone().ok_or_else(|| {
+            permanent(
+                "TranscriptionUnsupported",
+                anyhow::anyhow!("no asynchronous provider is configured"),
+            )
+        })?;
+        let state = match (delivered, provider_job_id) {
+            (Some(payload), _) => {
+                let body =
+                    serde_json::to_vec(&payload).context("re-encoding the stored callback")?;
+                transcriber
+                    .transcript_in_callback(&body)
+                    .map(|s| s.unwrap_or(JobState::Pending))
+            }
+            (None, Some(id)) => match transcriber.fetch(&id).await {
+                // Deepgram cannot be polled: its result only ever arrives by callback.
+                Err(TranscriptionError::Unsupported(_)) => Ok(JobState::Pending),
+                other => other,
+            },
+            (None, None) => Ok(JobState::Pending),
+        };
+        let state = match state {
+            Err(TranscriptionError::NoSpeech) => {
+                let reason = TranscriptionError::NoSpeech.to_string();
+                self.finish_job(org, job_id, "failed", Some(&reason))
+                    .await?;
+                return Ok(Collected::Failed {
+                    kind: "NoSpeech".into(),
+                    reason,
+                });
+            }
+            other => other.map_err(provider_failure)?,
+        };
+        match state {
+            JobState::Pending => Ok(Collected::Pending),
+            JobState::Failed(reason) => {
+                self.finish_job(org, job_id, "failed", Some(&reason))
+                    .await?;
+                Ok(Collected::Failed {
+                    kind: "TranscriptionFailed".into(),
+                    reason,
+                })
+            }
+            JobState::Completed(transcript) => {
+                self.store(org, recording, job_id, &transcript).await?;
+                Ok(Collected::Stored {
+                    segments: transcript.segments.len() as u32,
+                    duration_ms: transcript.duration_ms,
+                })
+            }
+        }
+    }
+}
+
+impl Transcription {
+    async fn finish_job(
+        &self,
+        org: Uuid,
+        job: Uuid,
+        status: &str,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
+        sqlx::query("UPDATE transcription_jobs SET status = $2, error = $3, updated_at = now() WHERE id = $1")
+            .bind(job)
+            .bind(status)
+            .bind(error)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces the recording's transcript whole, in one transaction, and completes the job.
+    async fn store(
+        &self,
+        org: Uuid,
+        recording: Uuid,
+        job: Uuid,
+        t: &Transcript,
+    ) -> anyhow::Result<()> {
+        let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
+        sqlx::query("DELETE FROM transcripts WHERE recording_id = $1")
+            .bind(recording)
+            .execute(&mut *tx)
+            .await?;
+        let provider: String =
+            sqlx::query_scalar("SELECT provider FROM transcription_jobs WHERE id = $1")
+                .bind(job)
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query(
+            "INSERT INTO transcripts (recording_id, org_id, job_id, provider, language, duration_ms, segment_count)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(recording)
+        .bind(org)
+        .bind(job)
+        .bind(&provider)
+        .bind(&t.language)
+        .bind(t.duration_ms)
+        .bind(t.segments.len() as i32)
+        .execute(&mut *tx)
+        .await?;
+        // One statement for all segments: a three-hour transcript has thousands.
+        let idx: Vec<i32> = (0..t.segments.len() as i32).collect();
+        let column = |f: fn(&mediadocs_providers::transcription::Segment) -> i64| -> Vec<i64> {
+            t.segments.iter().map(f).collect()
+        };
+        sqlx::query(
+            "INSERT INTO transcript_segments (recording_id, org_id, idx, start_ms, end_ms, text, speaker, confidence)
+             SELECT $1, $2, * FROM UNNEST($3::int[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::real[])",
+        )
+        .bind(recording)
+        .bind(org)
+        .bind(&idx)
+        .bind(column(|s| s.start_ms))
+        .bind(column(|s| s.end_ms))
+        .bind(t.segments.iter().map(|s| s.text.clone()).collect::<Vec<_>>())
+        .bind(t.segments.iter().map(|s| s.speaker.clone()).collect::<Vec<_>>())
+        .bind(t.segments.iter().map(|s| s.confidence).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE transcription_jobs SET status = 'completed', error = NULL, updated_at = now() WHERE id = $1")
+            .bind(job)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn stored_summary(
+    tx: &mut Transaction<'_, Postgres>,
+    recording: Uuid,
+) -> anyhow::Result<Collected> {
+    let (segments, duration_ms): (i32, Option<i64>) = sqlx::query_as(
+        "SELECT segment_count, duration_ms FROM transcripts WHERE recording_id = $1",
+    )
+    .bind(recording)
+    .fetch_one(&mut **tx)
+    .await
+    .context("a completed job has its transcript")?;
+    Ok(Collected::Stored {
+        segments: segments as u32,
+        duration_ms,
+    })
+}

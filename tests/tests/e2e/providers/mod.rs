@@ -1,0 +1,8 @@
+//! Provider clients driven against the simulators (and the local embedder against its
+//! reference vectors).
+
+mod llm;
+mod local_embedder;
+mod openai_embeddings;
+mod transcription;
+mod webhooks;

@@ -1,0 +1,276 @@
+//! The media pipeline of one recording, `MediaPipelineWorkflow`, ID `recording-{id}`,
+//! started by upload completion: verify → transcribe → generate → embed → publish.
+//!
+//! Each stage is entered and left through the `pipeline.transition` activity, which moves
+//! the recording's status and logs the transition (once per run) with the event clients
+//! follow. A stage that fails records why on the recording and fails the run with the same
+//! failure type, so the Temporal UI and the recording's page tell the same story.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use temporalio_common::{
+    RetryPolicy,
+    error::{ActivityExecutionError, ApplicationFailure, IncomingError},
+};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_workflow::{
+    ActivityOptions, CancellableFuture, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
+    WorkflowResult, WorkflowTermination, select,
+};
+
+use crate::{
+    pipeline::{PipelineActivities, Progress, StageTransition},
+    recording::{
+        ORG_ID, PIPELINE_STAGE, RECORDING_ID, RecordingActivities, RecordingRef, db_activity,
+    },
+    transcription::{
+        CollectTranscript, Collected, SubmitTranscription, TranscriptionActivities,
+        TranscriptionFinished,
+    },
+};
+
+/// What a pipeline run produced.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PipelineOutcome {
+    pub stored_bytes: i64,
+    pub transcript_segments: u32,
+}
+
+/// Provider calls: retried with backoff for as long as the provider is down, but never for
+/// failures that retrying cannot fix.
+fn provider_activity() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(2))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(120))
+                .maximum_attempts(20)
+                .non_retryable_error_types(crate::transcription::NON_RETRYABLE)
+                .build(),
+        )
+        .build()
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct MediaPipelineWorkflow {
+    /// Finished transcription jobs by our job ID; the first report of each job wins, so a
+    /// duplicate webhook changes nothing.
+    transcriptions: std::collections::BTreeMap<String, TranscriptionFinished>,
+    progress: Progress,
+}
+
+#[workflow_methods]
+impl MediaPipelineWorkflow {
+    #[run(name = "MediaPipelineWorkflow")]
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        recording: RecordingRef,
+    ) -> WorkflowResult<PipelineOutcome> {
+        ctx.upsert_search_attributes([
+            ORG_ID.value_set(recording.org_id.clone()),
+            RECORDING_ID.value_set(recording.recording_id.clone()),
+        ]);
+        match stages(ctx, &recording).await {
+            Ok(outcome) => Ok(outcome),
+            Err(failure) => Err(fail(ctx, &recording, failure).await),
+        }
+    }
+
+    #[signal(name = "transcription_finished")]
+    pub fn transcription_finished(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        finished: TranscriptionFinished,
+    ) {
+        self.transcriptions
+            .entry(finished.job_id.clone())
+            .or_insert(finished);
+    }
+
+    /// Where the run is: the stage, the overall percentage, and map chunks done of total.
+    #[query(name = "progress")]
+    pub fn progress(&self, _ctx: &WorkflowContextView) -> Progress {
+        self.progress.clone()
+    }
+}
+
+type Ctx = WorkflowContext<MediaPipelineWorkflow>;
+
+async fn stages(ctx: &mut Ctx, recording: &RecordingRef) -> Result<PipelineOutcome, StageFailure> {
+    enter(ctx, recording, "verify", 0).await?;
+    let verified = ctx
+        .execute_activity(
+            RecordingActivities::verify_stored_size,
+            recording.clone(),
+            db_activity(),
+        )
+        .await?;
+    leave(ctx, recording, "verify").await?;
+
+    enter(ctx, recording, "transcribe", 10).await?;
+    let segments = transcribe(ctx, recording).await?;
+    leave(ctx, recording, "transcribe").await?;
+
+    Ok(PipelineOutcome {
+        stored_bytes: verified.stored_bytes,
+        transcript_segments: segments,
+    })
+}
+
+async fn transition(
+    ctx: &mut Ctx,
+    recording: &RecordingRef,
+    stage: &str,
+    status: &str,
+    message: Option<String>,
+) -> Result<(), ActivityExecutionError> {
+    let input = StageTransition {
+        recording: recording.clone(),
+        stage: stage.to_owned(),
+        status: status.to_owned(),
+        message,
+    };
+    ctx.execute_activity(PipelineActivities::transition, input, db_activity())
+        .await
+}
+
+async fn enter(
+    ctx: &mut Ctx,
+    recording: &RecordingRef,
+    stage: &str,
+    percent: u32,
+) -> Result<(), StageFailure> {
+    ctx.upsert_search_attributes([PIPELINE_STAGE.value_set(stage.to_owned())]);
+    ctx.state_mut(|s| {
+        s.progress.stage = stage.to_owned();
+        s.progress.percent = percent;
+    });
+    Ok(transition(ctx, recording, stage, "started", None).await?)
+}
+
+async fn leave(ctx: &mut Ctx, recording: &RecordingRef, stage: &str) -> Result<(), StageFailure> {
+    Ok(transition(ctx, recording, stage, "completed", None).await?)
+}
+
+/// Why a stage failed: a stable type for operators, a message for the recording's owners.
+struct StageFailure {
+    kind: String,
+    message: String,
+    cancelled: bool,
+}
+
+impl From<ActivityExecutionError> for StageFailure {
+    fn from(e: ActivityExecutionError) -> Self {
+        let kind = match e.cause() {
+            Some(IncomingError::Application(app)) => app.type_name().map(str::to_owned),
+            _ => None,
+        };
+        let message = e
+            .failure()
+            .and_then(|f| f.cause.as_ref())
+            .map(|cause| cause.message.clone())
+            .unwrap_or_else(|| e.to_string());
+        Self {
+            kind: kind.unwrap_or_else(|| "ActivityFailed".to_owned()),
+            message,
+            cancelled: matches!(e, ActivityExecutionError::Cancelled(_)),
+        }
+    }
+}
+
+/// Submits the job, then waits for its callback, polling on a durable timer in case it never
+/// comes. Returns the number of stored segments.
+async fn transcribe(ctx: &mut Ctx, recording: &RecordingRef) -> Result<u32, StageFailure> {
+    let job = ctx
+        .execute_activity(
+            TranscriptionActivities::submit,
+            SubmitTranscription {
+                recording: recording.clone(),
+                attempt: 1,
+            },
+            provider_activity(),
+        )
+        .await?;
+    let interval = Duration::from_secs(job.poll_interval_secs.max(1));
+    let polls = (job.timeout_secs / job.poll_interval_secs.max(1)).max(1);
+    // A signal wakes the wait once; if the result is not there yet (a provider that calls
+    // back before its API shows the result), later waits are timers only.
+    let mut signal_used = false;
+    for _ in 0..polls {
+        let mut timer = ctx.timer(interval);
+        if !signal_used {
+            let job_id = job.job_id.clone();
+            let signalled = select! {
+                _ = ctx.wait_condition(move |s| s.transcriptions.contains_key(&job_id)) => true,
+                _ = timer => false,
+            };
+            if signalled {
+                timer.cancel();
+                signal_used = true;
+            }
+        } else {
+            timer.await;
+        }
+        let collected = ctx
+            .execute_activity(
+                TranscriptionActivities::collect,
+                CollectTranscript {
+                    recording: recording.clone(),
+                    job_id: job.job_id.clone(),
+                },
+                provider_activity(),
+            )
+            .await?;
+        match collected {
+            Collected::Pending => continue,
+            Collected::Stored { segments, .. } => return Ok(segments),
+            Collected::Failed { kind, reason } => {
+                return Err(StageFailure {
+                    kind,
+                    message: reason,
+                    cancelled: false,
+                });
+            }
+        }
+    }
+    Err(StageFailure {
+        kind: "TranscriptionTimeout".to_owned(),
+        message: format!(
+            "the transcription provider did not finish within {} s",
+            job.timeout_secs
+        ),
+        cancelled: false,
+    })
+}
+
+/// Records the failure on the recording, then fails the run with the same type. A
+/// cancelled run (the recording was deleted) ends as cancelled, recording nothing.
+async fn fail(
+    ctx: &mut Ctx,
+    recording: &RecordingRef,
+    failure: StageFailure,
+) -> WorkflowTermination {
+    if failure.cancelled {
+        return WorkflowTermination::cancelled();
+    }
+    let stage = ctx.state(|s| s.progress.stage.clone());
+    if let Err(e) = transition(
+        ctx,
+        recording,
+        &stage,
+        "failed",
+        Some(failure.message.clone()),
+    )
+    .await
+    {
+        return e.into();
+    }
+    ApplicationFailure::builder(format!("{stage}: {}", failure.message))
+        .type_name(failure.kind)
+        .non_retryable(true)
+        .build()
+        .into()
+}

@@ -1,0 +1,49 @@
+//! The pipeline's bookkeeping contracts: stage transitions (recording status, the
+//! `pipeline_events` log and the client-facing events, written together) and the progress
+//! that the `progress` query reports.
+
+use serde::{Deserialize, Serialize};
+use temporalio_common::ActivityError;
+use temporalio_macros::activity_definitions;
+
+use crate::recording::RecordingRef;
+
+/// The pipeline's stages, in order, as `pipeline_events.stage` and the `PipelineStage`
+/// search attribute name them.
+pub const STAGES: [&str; 5] = ["verify", "transcribe", "generate", "embed", "publish"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StageTransition {
+    pub recording: RecordingRef,
+    /// One of [`STAGES`].
+    pub stage: String,
+    /// `started`, `completed` or `failed`.
+    pub status: String,
+    /// Why it failed, in words fit for the recording's owners.
+    pub message: Option<String>,
+}
+
+/// What the `progress` query answers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Progress {
+    pub stage: String,
+    /// Of the whole pipeline, 0–100.
+    pub percent: u32,
+    /// Map chunks summarised so far, of the total (0/0 before the document stage).
+    pub chunks_done: u32,
+    pub chunks_total: u32,
+}
+
+pub struct PipelineActivities;
+
+#[activity_definitions]
+impl PipelineActivities {
+    /// Moves the recording to the stage's status and records the transition, once per
+    /// workflow run, with the event clients follow.
+    #[activity(name = "pipeline.transition")]
+    pub fn transition(input: StageTransition) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+}
+
+pub use pipeline_activities::Transition as TransitionDef;
