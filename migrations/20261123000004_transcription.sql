@@ -1,13 +1,16 @@
 -- Transcription: the provider jobs of each recording, the webhook deliveries that report on
 -- them, and the transcript they produce.
 
--- One provider job per transcription attempt of a recording. Our own `id` is minted before
--- the provider is called, so the callback URL can carry it (with its HMAC token).
+-- One provider job per transcription attempt of a recording, and an attempt per pipeline
+-- run: a retried activity finds its run's job, while a retry or a reset (a new run) gets a
+-- new one. Our own `id` is minted before the provider is called, so the callback URL can
+-- carry it (with its HMAC token).
 CREATE TABLE transcription_jobs (
     id               uuid PRIMARY KEY,
     org_id           uuid NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
     recording_id     uuid NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
     attempt          integer NOT NULL CHECK (attempt >= 1),
+    run_id           text NOT NULL,
     provider         text NOT NULL CHECK (provider IN ('assemblyai', 'deepgram', 'selfhosted', 'whisper')),
     -- Set once the provider accepted the job (or by an early callback, which names it).
     provider_job_id  text,
@@ -17,6 +20,7 @@ CREATE TABLE transcription_jobs (
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     UNIQUE (recording_id, attempt),
+    UNIQUE (recording_id, run_id),
     UNIQUE (provider, provider_job_id)
 );
 CREATE INDEX transcription_jobs_org ON transcription_jobs (org_id);

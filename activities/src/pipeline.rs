@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use mediadocs_config::tenancy;
-use mediadocs_workflows::pipeline::{STAGES, StageTransition, TransitionDef};
+use mediadocs_workflows::pipeline::{Publish, PublishDef, STAGES, StageTransition, TransitionDef};
 use serde_json::json;
 use sqlx::PgPool;
 use temporalio_macros::activities;
@@ -109,6 +109,41 @@ impl Pipeline {
                 None,
                 "recording.failed",
                 json!({ "recording_id": recording, "stage": input.stage, "message": input.message }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[activity(definition = PublishDef)]
+    pub async fn publish(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: Publish,
+    ) -> Result<(), ActivityError> {
+        let (org, recording) = ids(&input.recording)?;
+        let document = uuid::Uuid::parse_str(&input.document_id)
+            .map_err(|e| permanent("InvalidInput", e.into()))?;
+        let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
+        let published: Option<(i32, String)> = sqlx::query_as(
+            "UPDATE documents SET status = 'published', published_at = now()
+             WHERE id = $1 AND recording_id = $2 AND status = 'draft'
+             RETURNING version, title",
+        )
+        .bind(document)
+        .bind(recording)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // None: published by an earlier attempt (whose event went out with it), or gone with
+        // its recording.
+        if let Some((version, title)) = published {
+            events::emit(
+                &mut tx,
+                org,
+                None,
+                "document.ready",
+                json!({ "recording_id": recording, "document_id": document, "version": version, "title": title }),
             )
             .await?;
         }

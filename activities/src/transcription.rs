@@ -81,17 +81,17 @@ struct JobRow {
     status: String,
 }
 
-async fn job_for_attempt(
+async fn job_of_run(
     tx: &mut Transaction<'_, Postgres>,
     recording: Uuid,
-    attempt: i32,
+    run_id: &str,
 ) -> sqlx::Result<Option<JobRow>> {
     let row: Option<(Uuid, String, Option<String>, String)> = sqlx::query_as(
         "SELECT id, provider, provider_job_id, status FROM transcription_jobs
-         WHERE recording_id = $1 AND attempt = $2",
+         WHERE recording_id = $1 AND run_id = $2",
     )
     .bind(recording)
-    .bind(attempt)
+    .bind(run_id)
     .fetch_optional(&mut **tx)
     .await?;
     Ok(row.map(|(id, provider, provider_job_id, status)| JobRow {
@@ -107,7 +107,7 @@ impl Transcription {
     #[activity(definition = SubmitDef)]
     pub async fn submit(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: SubmitTranscription,
     ) -> Result<SubmittedJob, ActivityError> {
         let (org, recording) = ids(&input.recording)?;
@@ -117,8 +117,7 @@ impl Transcription {
                 anyhow::anyhow!("{} is not an asynchronous provider", self.settings.provider),
             ));
         };
-        let attempt =
-            i32::try_from(input.attempt).map_err(|e| permanent("InvalidInput", e.into()))?;
+        let run_id = ctx.info().workflow_run_id.clone().unwrap_or_default();
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
         let key: Option<String> =
             sqlx::query_scalar("SELECT s3_key FROM recordings WHERE id = $1 FOR UPDATE")
@@ -131,18 +130,19 @@ impl Transcription {
                 anyhow::anyhow!("recording {recording} is gone"),
             )
         })?;
-        let job = match job_for_attempt(&mut tx, recording, attempt).await? {
+        let job = match job_of_run(&mut tx, recording, &run_id).await? {
             Some(job) => job,
             None => {
                 let id = Uuid::now_v7();
                 sqlx::query(
-                    "INSERT INTO transcription_jobs (id, org_id, recording_id, attempt, provider)
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO transcription_jobs (id, org_id, recording_id, attempt, run_id, provider)
+                     SELECT $1, $2, $3, coalesce(max(attempt), 0) + 1, $4, $5
+                     FROM transcription_jobs WHERE recording_id = $3",
                 )
                 .bind(id)
                 .bind(org)
                 .bind(recording)
-                .bind(attempt)
+                .bind(&run_id)
                 .bind(transcriber.provider().as_str())
                 .execute(&mut *tx)
                 .await?;

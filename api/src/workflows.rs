@@ -89,3 +89,32 @@ pub async fn ensure_pipeline(
         Err(e) => Err(temporal_down(e)),
     }
 }
+
+/// Starts a new run of the pipeline of `recording`, whose last run failed. A running or
+/// completed pipeline is refused (409): Temporal reuses the ID of a failed run only.
+pub async fn restart_pipeline(
+    state: &AppState,
+    org: Uuid,
+    recording: Uuid,
+) -> Result<String, ApiError> {
+    let id = names::pipeline_workflow_id(&recording.to_string());
+    let options = WorkflowStartOptions::new(state.settings.temporal.task_queue.clone(), id.clone())
+        .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
+        .id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicateFailedOnly)
+        .build();
+    match state
+        .temporal
+        .start_workflow(
+            MediaPipelineWorkflow::run,
+            recording_ref(org, recording),
+            options,
+        )
+        .await
+    {
+        Ok(_) => Ok(id),
+        Err(WorkflowStartError::AlreadyStarted { .. }) => Err(ApiError::Conflict(
+            "the pipeline is running or has completed; only a failed one can be retried".into(),
+        )),
+        Err(e) => Err(temporal_down(e)),
+    }
+}

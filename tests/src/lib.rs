@@ -6,6 +6,8 @@
 
 pub mod app;
 pub mod context;
+pub mod histories;
+pub mod media;
 pub mod postgres;
 pub mod process;
 pub mod s3;

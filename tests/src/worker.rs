@@ -5,8 +5,12 @@
 
 use std::{thread::JoinHandle, time::Duration};
 
-use mediadocs_activities::transcription::TranscriptionTiming;
-use mediadocs_providers::transcription::{Provider, TranscriptionSettings};
+use mediadocs_activities::{document::DocumentSettings, transcription::TranscriptionTiming};
+use mediadocs_providers::{
+    embeddings::{EmbeddingSettings, local::LocalEmbedderSettings},
+    llm::LlmSettings,
+    transcription::{Provider, TranscriptionSettings},
+};
 
 use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect};
 use tokio::sync::oneshot;
@@ -23,6 +27,9 @@ pub struct TestWorker {
 pub struct WorkerProviders {
     pub transcription: TranscriptionSettings,
     pub timing: TranscriptionTiming,
+    pub llm: LlmSettings,
+    pub documents: DocumentSettings,
+    pub embeddings: EmbeddingSettings,
 }
 
 impl WorkerProviders {
@@ -48,8 +55,32 @@ impl WorkerProviders {
                 give_up_after: give_up,
                 audio_url_ttl: Duration::from_secs(900),
             },
+            // Unreachable until a test points it at a simulator with `with_llm`.
+            llm: LlmSettings::for_base_url(
+                "http://127.0.0.1:9/v1".parse().expect("a URL"),
+                "unused",
+            ),
+            documents: DocumentSettings::default(),
+            embeddings: local_embeddings(),
         }
     }
+
+    /// LLM calls go to `base_url` (an OpenAI simulator's), with short timeouts.
+    pub fn with_llm(mut self, base_url: &str) -> Self {
+        self.llm =
+            LlmSettings::for_base_url(base_url.parse().expect("a valid LLM URL"), "simulated-chat");
+        self.llm.timeout = Duration::from_secs(20);
+        self
+    }
+}
+
+/// The real local embedder, from the model `scripts/lib/tools.sh` installs.
+pub fn local_embeddings() -> EmbeddingSettings {
+    EmbeddingSettings::Local(LocalEmbedderSettings {
+        dir: crate::tools::repo_root().join(".tools/models/all-MiniLM-L6-v2"),
+        batch_size: 16,
+        max_tokens: 256,
+    })
 }
 
 impl TestWorker {
@@ -100,6 +131,11 @@ impl TestWorker {
                             transcription: providers.transcription,
                             tokens: crate::context::test_job_tokens(),
                             timing: providers.timing,
+                            llm: providers.llm,
+                            documents: providers.documents,
+                            embedder: mediadocs_providers::embeddings::from_settings(
+                                &providers.embeddings,
+                            )?,
                         },
                         async {
                             let _ = stopped.await;

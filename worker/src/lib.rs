@@ -4,12 +4,24 @@
 use std::future::Future;
 
 use anyhow::Context;
+use std::sync::Arc;
+
 use mediadocs_activities::{
-    Diagnostics, Noop, Pipeline, Recordings, Transcription, transcription::TranscriptionTiming,
+    Diagnostics, Noop, Pipeline, Recordings, Transcription,
+    document::{DocumentSettings, Documents},
+    embedding::Embedding,
+    media::Media,
+    transcription::TranscriptionTiming,
 };
-use mediadocs_providers::{transcription::TranscriptionSettings, webhook::job_token::JobTokens};
+use mediadocs_providers::{
+    embeddings::Embedder,
+    llm::{ChatClient, LlmSettings},
+    transcription::TranscriptionSettings,
+    webhook::job_token::JobTokens,
+};
 use mediadocs_workflows::{
     MediaPipelineWorkflow, NoopWorkflow, PingWorkflow, UploadExpiryWorkflow,
+    document::DocumentWorkflow,
 };
 use sqlx::PgPool;
 use temporalio_client::Client;
@@ -25,6 +37,10 @@ pub struct Dependencies {
     /// Mints the callback tokens the API checks: the API must have the same key.
     pub tokens: JobTokens,
     pub timing: TranscriptionTiming,
+    pub llm: LlmSettings,
+    pub documents: DocumentSettings,
+    /// Loaded once (the local model is ~90 MB) and shared by every embedding activity.
+    pub embedder: Arc<dyn Embedder>,
 }
 
 /// Polls `task_queue` until `shutdown` resolves, then drains in-flight tasks and returns.
@@ -44,6 +60,7 @@ pub async fn run(
         .register_workflow::<NoopWorkflow>()?
         .register_workflow::<MediaPipelineWorkflow>()?
         .register_workflow::<UploadExpiryWorkflow>()?
+        .register_workflow::<DocumentWorkflow>()?
         .register_activities(Diagnostics {
             pool: deps.pool.clone(),
         })
@@ -55,6 +72,20 @@ pub async fn run(
         })
         .register_activities(Pipeline {
             pool: deps.pool.clone(),
+        })
+        .register_activities(Media {
+            pool: deps.pool.clone(),
+            s3: deps.s3.clone(),
+            bucket: deps.bucket.clone(),
+        })
+        .register_activities(Documents {
+            pool: deps.pool.clone(),
+            llm: ChatClient::new(&deps.llm).context("building the LLM client")?,
+            settings: deps.documents,
+        })
+        .register_activities(Embedding {
+            pool: deps.pool.clone(),
+            embedder: deps.embedder,
         })
         .register_activities(Transcription {
             pool: deps.pool.clone(),

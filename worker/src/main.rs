@@ -1,9 +1,12 @@
 //! `mediadocs-worker`: connects, migrates, registers the workflows and activities, and runs
 //! until SIGTERM or Ctrl-C.
 
-use mediadocs_activities::transcription::TranscriptionTiming;
+use mediadocs_activities::{document::DocumentSettings, transcription::TranscriptionTiming};
 use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect, env, telemetry};
-use mediadocs_providers::{transcription::TranscriptionSettings, webhook::job_token::JobTokens};
+use mediadocs_providers::{
+    embeddings::EmbeddingSettings, llm::LlmSettings, transcription::TranscriptionSettings,
+    webhook::job_token::JobTokens,
+};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -14,8 +17,17 @@ async fn main() -> anyhow::Result<()> {
     let transcription = env::or_exit(TranscriptionSettings::from_env);
     let tokens = env::or_exit(JobTokens::from_env);
     let timing = env::or_exit(TranscriptionTiming::from_env);
+    let llm = env::or_exit(LlmSettings::from_env);
+    let documents = env::or_exit(DocumentSettings::from_env);
+    let embeddings = env::or_exit(EmbeddingSettings::from_env);
     telemetry::init(log_format);
 
+    let embedder = mediadocs_providers::embeddings::from_settings(&embeddings)?;
+    tracing::info!(
+        model = embedder.model(),
+        dimension = embedder.dimension(),
+        "embedder ready"
+    );
     connect::migrate(&database).await?;
     let pool = connect::postgres(&database)?;
     let client = connect::temporal(&temporal, "mediadocs-worker").await?;
@@ -30,6 +42,9 @@ async fn main() -> anyhow::Result<()> {
             transcription,
             tokens,
             timing,
+            llm,
+            documents,
+            embedder,
         },
         mediadocs_config::shutdown::signal(),
     )

@@ -5,6 +5,9 @@
 //! implements them, and the `worker` binary registers both.
 
 pub mod bench;
+pub mod document;
+pub mod embedding;
+pub mod media;
 pub mod media_pipeline;
 pub mod names;
 pub mod ping;

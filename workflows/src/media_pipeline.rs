@@ -20,7 +20,10 @@ use temporalio_workflow::{
 };
 
 use crate::{
-    pipeline::{PipelineActivities, Progress, StageTransition},
+    document::{self, DEFAULT_FAN_OUT},
+    embedding::{EmbeddingActivities, embed_activity},
+    media::MediaActivities,
+    pipeline::{PipelineActivities, Progress, Publish, StageTransition},
     recording::{
         ORG_ID, PIPELINE_STAGE, RECORDING_ID, RecordingActivities, RecordingRef, db_activity,
     },
@@ -35,6 +38,22 @@ use crate::{
 pub struct PipelineOutcome {
     pub stored_bytes: i64,
     pub transcript_segments: u32,
+    pub document_id: String,
+    pub passages: u32,
+}
+
+/// Probing reads a few blocks of the object; a format or content failure is final.
+fn media_activity() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(300))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(60))
+                .non_retryable_error_types(crate::media::NON_RETRYABLE)
+                .build(),
+        )
+        .build()
 }
 
 /// Provider calls: retried with backoff for as long as the provider is down, but never for
@@ -99,6 +118,11 @@ impl MediaPipelineWorkflow {
 
 type Ctx = WorkflowContext<MediaPipelineWorkflow>;
 
+/// Where each stage starts on the progress bar; transcription is the long wait, and the map
+/// phase moves the bar chunk by chunk between generate and embed.
+const GENERATE_FROM: u32 = 40;
+const EMBED_FROM: u32 = 85;
+
 async fn stages(ctx: &mut Ctx, recording: &RecordingRef) -> Result<PipelineOutcome, StageFailure> {
     enter(ctx, recording, "verify", 0).await?;
     let verified = ctx
@@ -108,15 +132,48 @@ async fn stages(ctx: &mut Ctx, recording: &RecordingRef) -> Result<PipelineOutco
             db_activity(),
         )
         .await?;
+    ctx.execute_activity(MediaActivities::probe, recording.clone(), media_activity())
+        .await?;
     leave(ctx, recording, "verify").await?;
 
-    enter(ctx, recording, "transcribe", 10).await?;
+    enter(ctx, recording, "transcribe", 5).await?;
     let segments = transcribe(ctx, recording).await?;
     leave(ctx, recording, "transcribe").await?;
+
+    enter(ctx, recording, "generate", GENERATE_FROM).await?;
+    let document = document::generate(ctx, recording, DEFAULT_FAN_OUT, |s, done, total| {
+        s.progress.chunks_done = done;
+        s.progress.chunks_total = total;
+        s.progress.percent = GENERATE_FROM + (EMBED_FROM - GENERATE_FROM) * done / total.max(1);
+    })
+    .await?;
+    leave(ctx, recording, "generate").await?;
+
+    enter(ctx, recording, "embed", EMBED_FROM).await?;
+    let embedded = ctx
+        .execute_activity(
+            EmbeddingActivities::embed_transcript,
+            recording.clone(),
+            embed_activity(),
+        )
+        .await?;
+    leave(ctx, recording, "embed").await?;
+
+    enter(ctx, recording, "publish", 95).await?;
+    let publish = Publish {
+        recording: recording.clone(),
+        document_id: document.document_id.clone(),
+    };
+    ctx.execute_activity(PipelineActivities::publish, publish, db_activity())
+        .await?;
+    leave(ctx, recording, "publish").await?;
+    ctx.state_mut(|s| s.progress.percent = 100);
 
     Ok(PipelineOutcome {
         stored_bytes: verified.stored_bytes,
         transcript_segments: segments,
+        document_id: document.document_id,
+        passages: embedded.passages,
     })
 }
 
@@ -189,7 +246,6 @@ async fn transcribe(ctx: &mut Ctx, recording: &RecordingRef) -> Result<u32, Stag
             TranscriptionActivities::submit,
             SubmitTranscription {
                 recording: recording.clone(),
-                attempt: 1,
             },
             provider_activity(),
         )

@@ -34,6 +34,13 @@ pub struct Progress {
     pub chunks_total: u32,
 }
 
+/// Publishes the recording's document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Publish {
+    pub recording: RecordingRef,
+    pub document_id: String,
+}
+
 pub struct PipelineActivities;
 
 #[activity_definitions]
@@ -44,6 +51,13 @@ impl PipelineActivities {
     pub fn transition(input: StageTransition) -> Result<(), ActivityError> {
         unimplemented!()
     }
+
+    /// Marks the document `published` and tells the org's clients it is ready, once.
+    #[activity(name = "pipeline.publish")]
+    pub fn publish(input: Publish) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
 }
 
+pub use pipeline_activities::Publish as PublishDef;
 pub use pipeline_activities::Transition as TransitionDef;

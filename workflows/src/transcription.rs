@@ -37,8 +37,6 @@ pub const NON_RETRYABLE: [&str; 7] = [
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SubmitTranscription {
     pub recording: RecordingRef,
-    /// Which attempt of this recording's transcription: one provider job per attempt.
-    pub attempt: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -76,8 +74,8 @@ pub struct TranscriptionActivities;
 
 #[activity_definitions]
 impl TranscriptionActivities {
-    /// Creates the attempt's job (once) and submits it to the provider (once it has an ID,
-    /// never again). Marks the recording `transcribing`.
+    /// Creates this run's job (once) and submits it to the provider (once it has an ID,
+    /// never again).
     #[activity(name = "transcription.submit")]
     pub fn submit(input: SubmitTranscription) -> Result<SubmittedJob, ActivityError> {
         unimplemented!()

@@ -4,6 +4,7 @@ pub mod create;
 pub mod manage;
 pub mod media;
 pub mod presign;
+pub mod retry;
 pub mod upload;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(upload::uploaded_parts))
         .routes(routes!(upload::complete))
         .routes(routes!(upload::abort))
+        .routes(routes!(retry::retry))
 }
 
 /// A recording as stored.

@@ -11,6 +11,10 @@ fn assert_one_line_error(binary: &str, var: &str, value: &str, expected: &str) {
             "JWT_KEYS",
             "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         )
+        .env(
+            "WEBHOOK_TOKEN_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )
         .env(var, value)
         .env_remove("RUST_BACKTRACE")
         .output()
@@ -57,4 +61,35 @@ fn invalid_settings_exit_with_one_line_naming_the_variable() {
         "at least 32 bytes",
     );
     assert_one_line_error("mediadocs-api", "JWT_KEYS", "", "kid:base64secret");
+    assert_one_line_error(
+        "mediadocs-api",
+        "WEBHOOK_TOKEN_KEY",
+        "c2hvcnQ=",
+        "at least 32 random bytes",
+    );
+    assert_one_line_error(
+        "mediadocs-worker",
+        "WEBHOOK_TOKEN_KEY",
+        "",
+        "at least 32 random bytes",
+    );
+    assert_one_line_error(
+        "mediadocs-api",
+        "SELFHOSTED_WEBHOOK_SECRETS",
+        "whsec_***",
+        "whsec_",
+    );
+    assert_one_line_error(
+        "mediadocs-worker",
+        "TRANSCRIPTION_PROVIDER",
+        "rev",
+        "assemblyai",
+    );
+    assert_one_line_error(
+        "mediadocs-worker",
+        "EMBEDDINGS_PROVIDER",
+        "magic",
+        "local or openai",
+    );
+    assert_one_line_error("mediadocs-worker", "LLM_TIMEOUT_SECS", "soon", "seconds");
 }

@@ -3,8 +3,13 @@
 mod compose;
 mod config;
 mod dev_stack;
+mod document;
 mod health;
 mod identity;
-mod providers;
+mod media;
+mod passages;
+mod pipeline;
+pub(crate) mod providers;
 mod recordings;
+mod replay;
 mod roundtrip;

@@ -114,9 +114,10 @@ async fn a_50_mb_upload_goes_straight_to_s3_and_round_trips() {
         "the stored object is the uploaded file, byte for byte"
     );
 
-    // The pipeline's verify stage picks it up.
-    wait::until(
-        "the recording to reach verifying",
+    // The pipeline's verify stage picks it up; these bytes are no media format, so it fails
+    // there, at once, with a reason fit for the owner.
+    let failed: Value = wait::until(
+        "the recording to fail verification",
         Duration::from_secs(30),
         || async {
             let r: Value = app
@@ -127,10 +128,11 @@ async fn a_50_mb_upload_goes_straight_to_s3_and_round_trips() {
                 .json()
                 .await
                 .unwrap();
-            (r["status"] == "verifying").then_some(())
+            (r["status"] == "failed").then_some(r)
         },
     )
     .await;
+    assert_eq!(failed["failed_stage"], "verify", "{failed}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -243,15 +243,20 @@ fn document(system: &str, last_user: &str, prompt_words: u64) -> String {
     let mut headings: Vec<&str> = system
         .lines()
         .filter_map(|l| l.trim().strip_prefix("- ## "))
-        .map(|h| if h.starts_with('<') { "Discussion" } else { h.trim() })
+        .map(|h| {
+            if h.starts_with('<') {
+                "Discussion"
+            } else {
+                h.trim()
+            }
+        })
         .collect();
     if headings.is_empty() {
         headings = vec!["Summary", "Discussion", "Key points", "Action items"];
     }
     let moments: Vec<String> = last_user.lines().filter_map(moment).take(6).collect();
-    let bullets = |n: usize| -> String {
-        moments.iter().take(n).map(|m| format!("- {m}\n")).collect()
-    };
+    let bullets =
+        |n: usize| -> String { moments.iter().take(n).map(|m| format!("- {m}\n")).collect() };
     let mut doc = format!("# Simulated document from {prompt_words} words\n");
     for heading in headings {
         let body = match heading {
@@ -261,7 +266,10 @@ fn document(system: &str, last_user: &str, prompt_words: u64) -> String {
             ),
             "Key points" => bullets(3),
             "Action items" => match moments.first() {
-                Some(m) => format!("- Check these notes against the recording, from {} (simulated).\n", stamp_of(m)),
+                Some(m) => format!(
+                    "- Check these notes against the recording, from {} (simulated).\n",
+                    stamp_of(m)
+                ),
                 None => "None.\n".to_owned(),
             },
             _ => bullets(6),
@@ -274,12 +282,16 @@ fn document(system: &str, last_user: &str, prompt_words: u64) -> String {
 /// `[mm:ss] words…` from a line holding a timestamp: up to 12 of the words after it, copied
 /// as they are (a careless model copies whatever the prompt holds, links and all).
 fn moment(line: &str) -> Option<String> {
-    let (open, close) = line.char_indices().filter(|(_, c)| *c == '[').find_map(|(i, _)| {
-        let close = i + line[i..].find(']')?;
-        let inner = &line[i + 1..close];
-        let is_time = inner.contains(':') && inner.chars().all(|c| c.is_ascii_digit() || c == ':');
-        is_time.then_some((i, close))
-    })?;
+    let (open, close) = line
+        .char_indices()
+        .filter(|(_, c)| *c == '[')
+        .find_map(|(i, _)| {
+            let close = i + line[i..].find(']')?;
+            let inner = &line[i + 1..close];
+            let is_time =
+                inner.contains(':') && inner.chars().all(|c| c.is_ascii_digit() || c == ':');
+            is_time.then_some((i, close))
+        })?;
     let words: Vec<&str> = line[close + 1..].split_whitespace().take(12).collect();
     Some(format!("{} {}", &line[open..=close], words.join(" ")))
 }
@@ -369,12 +381,19 @@ mod tests {
     #[test]
     fn the_document_format_gets_a_document_of_its_headings() {
         let system = "Write the document in the mediadocs document format.\n- # <title>\n- ## Summary\n- ## Risks\n- ## Key points\n- ## Action items";
-        let doc = document(system, "intro\nSummary 1 from [00:05] to [01:10]: uploads resume\nplain", 40);
+        let doc = document(
+            system,
+            "intro\nSummary 1 from [00:05] to [01:10]: uploads resume\nplain",
+            40,
+        );
         assert!(doc.starts_with("# Simulated document"), "{doc}");
         for h in ["## Summary", "## Risks", "## Key points", "## Action items"] {
             assert!(doc.contains(h), "{doc}");
         }
-        assert!(doc.contains("- [00:05] to [01:10]: uploads resume"), "{doc}");
+        assert!(
+            doc.contains("- [00:05] to [01:10]: uploads resume"),
+            "{doc}"
+        );
         assert!(doc.contains("from [00:05] (simulated)"), "{doc}");
     }
 

@@ -5,4 +5,4 @@ mod llm;
 mod local_embedder;
 mod openai_embeddings;
 mod transcription;
-mod webhooks;
+pub(crate) mod webhooks;

@@ -11,13 +11,17 @@ use mediadocs_providers::{
 use mediadocs_tests::{
     TestApp, TestContext, TestWorker, WorkerProviders,
     context::{TEST_SELFHOSTED_SECRETS, test_job_tokens},
-    simulators::transcription::{Knobs, Options, TranscriptionSimulator},
+    histories,
+    simulators::{
+        openai::OpenAiSimulator,
+        transcription::{Knobs, Options, TranscriptionSimulator},
+    },
     wait,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-fn sidecar() -> Transcript {
+pub(crate) fn sidecar() -> Transcript {
     let line = |i: i64, speaker: &str, text: &str| Segment {
         start_ms: i * 4_000,
         end_ms: i * 4_000 + 3_500,
@@ -36,21 +40,21 @@ fn sidecar() -> Transcript {
     }
 }
 
-/// Bytes that stand in for a recording; the simulator recognises them by their hash.
-fn media(tag: &str) -> Vec<u8> {
-    format!("not really audio, but unique: {tag}")
-        .repeat(2000)
-        .into_bytes()
+/// A real (if tuneless) recording whose bytes differ by tag; the simulator recognises them
+/// by their hash.
+pub(crate) fn media(tag: &str) -> Vec<u8> {
+    mediadocs_tests::media::tagged_wav(12, tag)
 }
 
-struct Stack {
-    ctx: TestContext,
-    app: TestApp,
-    sim: TranscriptionSimulator,
-    _worker: TestWorker,
+pub(crate) struct Stack {
+    pub ctx: TestContext,
+    pub app: TestApp,
+    pub sim: TranscriptionSimulator,
+    pub llm: OpenAiSimulator,
+    pub _worker: TestWorker,
 }
 
-async fn stack(poll: Duration) -> Stack {
+pub(crate) async fn stack(poll: Duration) -> Stack {
     let ctx = TestContext::new().await;
     let app = TestApp::spawn(&ctx).await;
     let sim = TranscriptionSimulator::start(
@@ -62,22 +66,25 @@ async fn stack(poll: Duration) -> Stack {
     )
     .await
     .unwrap();
+    let llm = OpenAiSimulator::start().await;
     let providers = WorkerProviders::selfhosted(
         &sim.base_url(),
         &app.base_url,
         poll,
         Duration::from_secs(600),
-    );
+    )
+    .with_llm(&llm.base_url());
     let worker = TestWorker::spawn_with(&ctx, providers);
     Stack {
         ctx,
         app,
         sim,
+        llm,
         _worker: worker,
     }
 }
 
-async fn pipeline_result(ctx: &TestContext, id: &str) -> Value {
+pub(crate) async fn pipeline_result(ctx: &TestContext, id: &str) -> Value {
     use mediadocs_workflows::MediaPipelineWorkflow;
     use temporalio_client::WorkflowGetResultOptions;
     let handle = ctx
@@ -118,12 +125,10 @@ async fn a_signed_callback_wakes_the_pipeline_which_stores_the_transcript() {
     let bytes = media("happy");
     s.sim.register(&bytes, sidecar());
     let owner = s.app.register("webhook-happy@example.com").await;
-    let id = s
-        .app
-        .upload(&owner, "sync.webm", "video/webm", &bytes)
-        .await;
+    let id = s.app.upload(&owner, "sync.wav", "audio/wav", &bytes).await;
 
     let outcome = pipeline_result(&s.ctx, &id).await;
+    histories::save(&s.ctx.temporal, &format!("recording-{id}"), "happy-webhook").await;
     assert_eq!(outcome["transcript_segments"], 3);
     assert_eq!(stored_segments(&s.ctx, &id).await, expected_segments());
     let calls = s.sim.calls();
@@ -157,7 +162,13 @@ async fn a_signed_callback_wakes_the_pipeline_which_stores_the_transcript() {
             ("verify", "started"),
             ("verify", "completed"),
             ("transcribe", "started"),
-            ("transcribe", "completed")
+            ("transcribe", "completed"),
+            ("generate", "started"),
+            ("generate", "completed"),
+            ("embed", "started"),
+            ("embed", "completed"),
+            ("publish", "started"),
+            ("publish", "completed"),
         ]
     );
     let statuses: Vec<String> = sqlx::query_scalar(
@@ -166,7 +177,61 @@ async fn a_signed_callback_wakes_the_pipeline_which_stores_the_transcript() {
     .fetch_all(&s.ctx.owner_pool)
     .await
     .unwrap();
-    assert_eq!(statuses, ["verifying", "transcribing"]);
+    assert_eq!(
+        statuses,
+        [
+            "verifying",
+            "transcribing",
+            "generating",
+            "embedding",
+            "completed"
+        ]
+    );
+
+    // The published document and the searchable passages.
+    let (status, markdown): (String, String) = sqlx::query_as(
+        "SELECT status, markdown FROM documents WHERE recording_id = $1 AND version = 1",
+    )
+    .bind(Uuid::parse_str(&id).unwrap())
+    .fetch_one(&s.ctx.owner_pool)
+    .await
+    .unwrap();
+    assert_eq!(status, "published");
+    assert!(
+        markdown.starts_with("# ") && markdown.contains("## Action items"),
+        "{markdown}"
+    );
+    assert_eq!(outcome["document_id"].as_str().map(str::len), Some(36));
+    let passages: i64 = sqlx::query_scalar("SELECT count(*) FROM passages WHERE recording_id = $1")
+        .bind(Uuid::parse_str(&id).unwrap())
+        .fetch_one(&s.ctx.owner_pool)
+        .await
+        .unwrap();
+    assert!(
+        passages >= 1 && outcome["passages"] == passages,
+        "{passages} {outcome}"
+    );
+    let ready: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE type = 'document.ready'")
+            .fetch_one(&s.ctx.owner_pool)
+            .await
+            .unwrap();
+    assert_eq!(ready, 1);
+    assert!(s.llm.calls().chat_requests >= 2, "map and write at least");
+    let recording: Value = s
+        .app
+        .authed(
+            reqwest::Method::GET,
+            &format!("/api/recordings/{id}"),
+            owner.token(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(recording["status"], "completed");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -179,10 +244,7 @@ async fn duplicate_callbacks_produce_one_delivery_and_one_transcript() {
     let bytes = media("dupes");
     s.sim.register(&bytes, sidecar());
     let owner = s.app.register("webhook-dupes@example.com").await;
-    let id = s
-        .app
-        .upload(&owner, "sync.webm", "video/webm", &bytes)
-        .await;
+    let id = s.app.upload(&owner, "sync.wav", "audio/wav", &bytes).await;
 
     pipeline_result(&s.ctx, &id).await;
     let calls = wait::until("all four deliveries", Duration::from_secs(10), || {
@@ -215,12 +277,15 @@ async fn without_a_callback_the_pipeline_polls() {
     let bytes = media("polls");
     s.sim.register(&bytes, sidecar());
     let owner = s.app.register("webhook-polls@example.com").await;
-    let id = s
-        .app
-        .upload(&owner, "sync.webm", "video/webm", &bytes)
-        .await;
+    let id = s.app.upload(&owner, "sync.wav", "audio/wav", &bytes).await;
 
     let outcome = pipeline_result(&s.ctx, &id).await;
+    histories::save(
+        &s.ctx.temporal,
+        &format!("recording-{id}"),
+        "poll-after-timeout",
+    )
+    .await;
     assert_eq!(outcome["transcript_segments"], 3);
     let calls = s.sim.calls();
     assert_eq!(calls.callbacks_sent, 0);
@@ -246,12 +311,12 @@ async fn a_failed_job_or_silence_fails_the_recording_clearly() {
     );
     let quiet = s
         .app
-        .upload(&owner, "quiet.webm", "video/webm", &silent)
+        .upload(&owner, "quiet.wav", "audio/wav", &silent)
         .await;
     // No sidecar: the simulator fails the job, as a provider fails undecodable audio.
     let unknown = s
         .app
-        .upload(&owner, "noise.webm", "video/webm", &media("unknown"))
+        .upload(&owner, "noise.wav", "audio/wav", &media("unknown"))
         .await;
 
     for (id, kind, reason) in [
@@ -271,6 +336,14 @@ async fn a_failed_job_or_silence_fails_the_recording_clearly() {
         .expect("ends")
         .expect_err("fails");
         assert!(format!("{err:?}").contains(kind), "{kind}: {err:?}");
+        if kind == "NoSpeech" {
+            histories::save(
+                &s.ctx.temporal,
+                &format!("recording-{id}"),
+                "failure-no-speech",
+            )
+            .await;
+        }
         let (status, stage, why): (String, Option<String>, Option<String>) = sqlx::query_as(
             "SELECT status, failed_stage, status_reason FROM recordings WHERE id = $1",
         )
@@ -305,8 +378,8 @@ async fn job(ctx: &TestContext, app: &TestApp, email: &str, provider: &str) -> (
     let recording = Uuid::parse_str(created["recording"]["id"].as_str().unwrap()).unwrap();
     let job = Uuid::now_v7();
     sqlx::query(
-        "INSERT INTO transcription_jobs (id, org_id, recording_id, attempt, provider, provider_job_id, status)
-         VALUES ($1, $2, $3, 1, $4, 'prov-1', 'submitted')",
+        "INSERT INTO transcription_jobs (id, org_id, recording_id, attempt, run_id, provider, provider_job_id, status)
+         VALUES ($1, $2, $3, 1, 'run-1', $4, 'prov-1', 'submitted')",
     )
     .bind(job)
     .bind(owner.org_id())

@@ -1,0 +1,246 @@
+//! The document stage's steps as plain async functions over [`Documents`], so tests can
+//! drive them without Temporal; the activities in `mod.rs` only wrap them.
+
+use mediadocs_config::tenancy;
+use mediadocs_providers::llm::{ChatRequest, Completion};
+use mediadocs_workflows::{
+    document::{ChunkRef, ChunkSummary, DocumentPlan, DocumentRef, ReduceRef, WriteRef},
+    recording::RecordingRef,
+};
+use uuid::Uuid;
+
+use super::{
+    DocumentError, Documents,
+    chunking::{self, count_tokens},
+    prompts::{self, SummaryInput},
+    store::{self, NewDocument, Summary},
+    validate::{self, Requirements},
+};
+
+fn ids(r: &RecordingRef) -> Result<(Uuid, Uuid), DocumentError> {
+    let parse =
+        |s: &str| Uuid::parse_str(s).map_err(|e| DocumentError::InvalidInput(format!("{s}: {e}")));
+    Ok((parse(&r.org_id)?, parse(&r.recording_id)?))
+}
+
+fn int(v: u32) -> Result<i32, DocumentError> {
+    i32::try_from(v).map_err(|_| DocumentError::InvalidInput(format!("{v} is out of range")))
+}
+
+/// FNV-1a over what the model is asked: a stored summary with the same fingerprint was made
+/// from the same input, so a retried or repeated step reuses it instead of paying again.
+fn fingerprint(model: &str, request: &ChatRequest) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let parts = [model, request.system.as_deref().unwrap_or("")]
+        .into_iter()
+        .chain(request.messages.iter().map(|m| m.content.as_str()));
+    for part in parts {
+        for b in part.bytes().chain([0]) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+pub async fn plan(
+    docs: &Documents,
+    recording: &RecordingRef,
+) -> Result<DocumentPlan, DocumentError> {
+    let (org, rec) = ids(recording)?;
+    let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
+    store::require_recording(&mut tx, rec).await?;
+    let transcript = store::transcript(&mut tx, rec).await?;
+    let context = docs.llm.context_tokens();
+    let chunk_tokens = docs.settings.chunk_tokens_for(context);
+    let chunks = chunking::chunk(&transcript.segments, chunk_tokens).len() as u32;
+    store::drop_stale_chunks(&mut tx, rec, int(chunks)?).await?;
+    tx.commit().await?;
+    tracing::info!(recording_id = %rec, chunks, chunk_tokens, "document planned");
+    Ok(DocumentPlan {
+        chunks,
+        chunk_tokens,
+        model_context_tokens: context,
+        reduce_budget_tokens: docs.settings.reduce_budget_for(context),
+        duration_ms: transcript.duration_ms,
+    })
+}
+
+pub async fn summarize_chunk(
+    docs: &Documents,
+    chunk: &ChunkRef,
+) -> Result<ChunkSummary, DocumentError> {
+    let (org, rec) = ids(&chunk.recording)?;
+    if chunk.level != 0 {
+        return Err(DocumentError::InvalidInput(
+            "only level-0 chunks are summarised; higher levels are reduced".into(),
+        ));
+    }
+    let idx = int(chunk.idx)?;
+    let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
+    store::require_recording(&mut tx, rec).await?;
+    let transcript = store::transcript(&mut tx, rec).await?;
+    let chunks = chunking::chunk(&transcript.segments, chunk.chunk_tokens);
+    let Some(c) = chunks.get(chunk.idx as usize) else {
+        return Err(DocumentError::InvalidInput(format!(
+            "chunk {} of {}",
+            chunk.idx,
+            chunks.len()
+        )));
+    };
+    let stored = store::summaries(&mut tx, rec, 0, idx, idx + 1).await?.pop();
+    tx.commit().await?;
+    let request =
+        prompts::summarize_chunk(c, chunks.len() as u32, docs.settings.summary_max_tokens);
+    let (start_ms, end_ms) = (c.start_ms, c.end_ms);
+    summarise(docs, org, rec, request, stored, 0, idx, (start_ms, end_ms)).await
+}
+
+pub async fn reduce(docs: &Documents, r: &ReduceRef) -> Result<ChunkSummary, DocumentError> {
+    let (org, rec) = ids(&r.recording)?;
+    let (level, idx, from, to) = (int(r.level)?, int(r.idx)?, int(r.from)?, int(r.to)?);
+    if from >= to {
+        return Err(DocumentError::InvalidInput(format!(
+            "empty range {from}..{to}"
+        )));
+    }
+    let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
+    store::require_recording(&mut tx, rec).await?;
+    let inputs = complete_range(&mut tx, rec, level, from, to).await?;
+    let stored = store::summaries(&mut tx, rec, level + 1, idx, idx + 1)
+        .await?
+        .pop();
+    tx.commit().await?;
+    let span = (inputs[0].start_ms, inputs[inputs.len() - 1].end_ms);
+    let request = prompts::reduce(&inputs, docs.settings.summary_max_tokens);
+    summarise(docs, org, rec, request, stored, level + 1, idx, span).await
+}
+
+/// Summaries `[from, to)` of `level`, all of them, or `InvalidInput`: a missing one means
+/// the workflow asked out of order, which no retry fixes.
+async fn complete_range(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    rec: Uuid,
+    level: i32,
+    from: i32,
+    to: i32,
+) -> Result<Vec<SummaryInput>, DocumentError> {
+    let rows = store::summaries(tx, rec, level, from, to).await?;
+    if rows.len() != (to - from) as usize {
+        return Err(DocumentError::InvalidInput(format!(
+            "summaries {from}..{to} of level {level}: only {} are stored",
+            rows.len()
+        )));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|s| SummaryInput {
+            start_ms: s.start_ms,
+            end_ms: s.end_ms,
+            text: s.text,
+        })
+        .collect())
+}
+
+/// Reuses `stored` if it was made from the same request; otherwise asks the model and
+/// upserts the answer at (level, idx).
+#[allow(clippy::too_many_arguments)]
+async fn summarise(
+    docs: &Documents,
+    org: Uuid,
+    rec: Uuid,
+    request: ChatRequest,
+    stored: Option<Summary>,
+    level: i32,
+    idx: i32,
+    (start_ms, end_ms): (i64, i64),
+) -> Result<ChunkSummary, DocumentError> {
+    let source_hash = fingerprint(docs.llm.model(), &request);
+    if let Some(s) = stored.filter(|s| s.source_hash == source_hash) {
+        return Ok(ChunkSummary {
+            tokens: count_tokens(&s.text),
+        });
+    }
+    let answer: Completion = docs.llm.complete(&request).await?;
+    let text = validate::sanitize(&answer.text);
+    if text.is_empty() {
+        return Err(DocumentError::OutputInvalid(
+            "the summary was empty once images, HTML and links were removed".into(),
+        ));
+    }
+    let summary = Summary {
+        level,
+        idx,
+        start_ms,
+        end_ms,
+        source_hash,
+        model: answer.model,
+        prompt_tokens: answer.usage.prompt_tokens as i32,
+        completion_tokens: answer.usage.completion_tokens as i32,
+        text,
+    };
+    let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
+    store::upsert_summary(&mut tx, org, rec, &summary).await?;
+    tx.commit().await?;
+    Ok(ChunkSummary {
+        tokens: count_tokens(&summary.text),
+    })
+}
+
+pub async fn write(docs: &Documents, w: &WriteRef) -> Result<DocumentRef, DocumentError> {
+    let (org, rec) = ids(&w.recording)?;
+    let (level, count) = (int(w.level)?, int(w.count)?);
+    let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
+    store::require_recording(&mut tx, rec).await?;
+    if let Some((id, title)) = store::first_version(&mut tx, rec).await? {
+        return Ok(DocumentRef {
+            document_id: id.to_string(),
+            version: 1,
+            title,
+        });
+    }
+    let duration_ms = store::transcript(&mut tx, rec).await?.duration_ms;
+    let inputs = complete_range(&mut tx, rec, level, 0, count.max(1)).await?;
+    let template = store::template(&mut tx, org).await?;
+    tx.commit().await?;
+
+    let request = prompts::write_document(
+        &inputs,
+        template.as_ref(),
+        duration_ms,
+        docs.settings.document_max_tokens,
+    );
+    let answer = docs.llm.complete(&request).await?;
+    let markdown = validate::sanitize(&validate::unwrap_answer(&answer.text));
+    let sections = prompts::template_sections(template.as_ref());
+    let title = validate::validate(
+        &markdown,
+        &Requirements {
+            sections: &sections,
+            duration_ms,
+        },
+    )
+    .map_err(|problems| {
+        DocumentError::OutputInvalid(format!("the document is invalid: {}", problems.join("; ")))
+    })?;
+
+    let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
+    let (map_prompt, map_completion) = store::summary_usage(&mut tx, rec).await?;
+    let document = NewDocument {
+        title: &title,
+        markdown: &markdown,
+        model: &answer.model,
+        prompt_tokens: map_prompt + i64::from(answer.usage.prompt_tokens),
+        completion_tokens: map_completion + i64::from(answer.usage.completion_tokens),
+    };
+    store::insert_first_version(&mut tx, org, rec, &document).await?;
+    let (id, title) = store::first_version(&mut tx, rec)
+        .await?
+        .ok_or_else(|| DocumentError::RecordingGone(rec.to_string()))?;
+    tx.commit().await?;
+    tracing::info!(recording_id = %rec, document_id = %id, "document written");
+    Ok(DocumentRef {
+        document_id: id.to_string(),
+        version: 1,
+        title,
+    })
+}

@@ -1,0 +1,232 @@
+//! The document stage's queries. Each runs inside a transaction scoped to the recording's
+//! org; none is held open across an LLM call.
+
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{DocumentError, chunking::Segment, prompts::Template};
+
+type Tx = Transaction<'static, Postgres>;
+
+pub(super) struct StoredTranscript {
+    pub segments: Vec<Segment>,
+    pub duration_ms: i64,
+}
+
+/// Fails with `RecordingGone` unless the recording exists and is not deleted.
+pub(super) async fn require_recording(tx: &mut Tx, recording: Uuid) -> Result<(), DocumentError> {
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM recordings WHERE id = $1")
+        .bind(recording)
+        .fetch_optional(&mut **tx)
+        .await?;
+    match status.as_deref() {
+        None | Some("deleted") => Err(DocumentError::RecordingGone(recording.to_string())),
+        Some(_) => Ok(()),
+    }
+}
+
+pub(super) async fn transcript(
+    tx: &mut Tx,
+    recording: Uuid,
+) -> Result<StoredTranscript, DocumentError> {
+    let rows: Vec<(i64, i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT start_ms, end_ms, text, speaker FROM transcript_segments
+         WHERE recording_id = $1 ORDER BY idx",
+    )
+    .bind(recording)
+    .fetch_all(&mut **tx)
+    .await?;
+    let duration: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT duration_ms FROM transcripts WHERE recording_id = $1")
+            .bind(recording)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let segments: Vec<Segment> = rows
+        .into_iter()
+        .filter(|(_, _, text, _)| !text.trim().is_empty())
+        .map(|(start_ms, end_ms, text, speaker)| Segment {
+            start_ms,
+            end_ms,
+            text,
+            speaker,
+        })
+        .collect();
+    let (Some(duration), false) = (duration, segments.is_empty()) else {
+        return Err(DocumentError::TranscriptMissing(recording.to_string()));
+    };
+    let last_end = segments.iter().map(|s| s.end_ms).max().unwrap_or(0);
+    Ok(StoredTranscript {
+        duration_ms: duration.unwrap_or(0).max(last_end),
+        segments,
+    })
+}
+
+pub(super) async fn template(tx: &mut Tx, org: Uuid) -> sqlx::Result<Option<Template>> {
+    let row: Option<(String, Vec<String>)> =
+        sqlx::query_as("SELECT instructions, sections FROM document_templates WHERE org_id = $1")
+            .bind(org)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(row.map(|(instructions, sections)| Template {
+        instructions,
+        sections,
+    }))
+}
+
+/// A summary row (`document_summaries`).
+pub(super) struct Summary {
+    pub level: i32,
+    pub idx: i32,
+    pub text: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub source_hash: String,
+    pub model: String,
+    pub prompt_tokens: i32,
+    pub completion_tokens: i32,
+}
+
+type SummaryRow = (i32, i32, String, i64, i64, String, String, i32, i32);
+
+fn summary(
+    (level, idx, text, start_ms, end_ms, source_hash, model, prompt_tokens, completion_tokens): SummaryRow,
+) -> Summary {
+    Summary {
+        level,
+        idx,
+        text,
+        start_ms,
+        end_ms,
+        source_hash,
+        model,
+        prompt_tokens,
+        completion_tokens,
+    }
+}
+
+/// Summaries `[from, to)` of `level`, in order.
+pub(super) async fn summaries(
+    tx: &mut Tx,
+    recording: Uuid,
+    level: i32,
+    from: i32,
+    to: i32,
+) -> sqlx::Result<Vec<Summary>> {
+    let rows: Vec<SummaryRow> = sqlx::query_as(
+        "SELECT level, idx, text, start_ms, end_ms, source_hash, model, prompt_tokens, completion_tokens
+         FROM document_summaries
+         WHERE recording_id = $1 AND level = $2 AND idx >= $3 AND idx < $4 ORDER BY idx",
+    )
+    .bind(recording)
+    .bind(level)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(summary).collect())
+}
+
+/// Inserts or replaces the summary at its (recording, level, idx).
+pub(super) async fn upsert_summary(
+    tx: &mut Tx,
+    org: Uuid,
+    recording: Uuid,
+    s: &Summary,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO document_summaries (recording_id, org_id, level, idx, text, start_ms, end_ms,
+             source_hash, model, prompt_tokens, completion_tokens)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (recording_id, level, idx) DO UPDATE SET
+             text = EXCLUDED.text, start_ms = EXCLUDED.start_ms, end_ms = EXCLUDED.end_ms,
+             source_hash = EXCLUDED.source_hash, model = EXCLUDED.model,
+             prompt_tokens = EXCLUDED.prompt_tokens,
+             completion_tokens = EXCLUDED.completion_tokens, created_at = now()",
+    )
+    .bind(recording)
+    .bind(org)
+    .bind(s.level)
+    .bind(s.idx)
+    .bind(&s.text)
+    .bind(s.start_ms)
+    .bind(s.end_ms)
+    .bind(&s.source_hash)
+    .bind(&s.model)
+    .bind(s.prompt_tokens)
+    .bind(s.completion_tokens)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Level-0 summaries beyond the transcript's chunks, left by an earlier, longer transcript.
+pub(super) async fn drop_stale_chunks(
+    tx: &mut Tx,
+    recording: Uuid,
+    chunks: i32,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "DELETE FROM document_summaries WHERE recording_id = $1 AND level = 0 AND idx >= $2",
+    )
+    .bind(recording)
+    .bind(chunks)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Tokens of every summary stored for the recording: the map and reduce passes' cost.
+pub(super) async fn summary_usage(tx: &mut Tx, recording: Uuid) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT COALESCE(SUM(prompt_tokens), 0)::bigint, COALESCE(SUM(completion_tokens), 0)::bigint
+         FROM document_summaries WHERE recording_id = $1",
+    )
+    .bind(recording)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// (id, title) of version 1 of the recording's document.
+pub(super) async fn first_version(
+    tx: &mut Tx,
+    recording: Uuid,
+) -> sqlx::Result<Option<(Uuid, String)>> {
+    sqlx::query_as("SELECT id, title FROM documents WHERE recording_id = $1 AND version = 1")
+        .bind(recording)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+pub(super) struct NewDocument<'a> {
+    pub title: &'a str,
+    pub markdown: &'a str,
+    pub model: &'a str,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+}
+
+/// Stores version 1 as a draft, unless a concurrent attempt stored it first.
+pub(super) async fn insert_first_version(
+    tx: &mut Tx,
+    org: Uuid,
+    recording: Uuid,
+    d: &NewDocument<'_>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO documents (id, org_id, recording_id, version, title, markdown, model,
+             prompt_tokens, completion_tokens)
+         VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8)
+         ON CONFLICT (recording_id, version) DO NOTHING",
+    )
+    .bind(Uuid::now_v7())
+    .bind(org)
+    .bind(recording)
+    .bind(d.title)
+    .bind(d.markdown)
+    .bind(d.model)
+    .bind(d.prompt_tokens)
+    .bind(d.completion_tokens)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

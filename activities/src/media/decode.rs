@@ -1,0 +1,149 @@
+//! Decoding a recording's audio to 16 kHz mono f32, what the synchronous Whisper provider
+//! is sent.
+//!
+//! symphonia 0.5 demuxes Opus (the audio of every browser's WebM) but has no Opus decoder,
+//! so Opus packets go to libopus; everything else to symphonia's own decoders.
+
+use std::io;
+
+use symphonia::core::{
+    audio::SampleBuffer,
+    codecs::{CODEC_TYPE_OPUS, DecoderOptions},
+    errors::Error as SymphoniaError,
+    formats::{FormatOptions, FormatReader, Packet, Track},
+    io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions},
+    meta::MetadataOptions,
+    probe::Hint,
+};
+
+use super::{resample::resample, tracks};
+
+pub const TARGET_RATE: u32 = 16_000;
+/// libopus always decodes at 48 kHz here, whatever rate the encoder was fed.
+const OPUS_RATE: u32 = 48_000;
+/// The longest Opus packet: 120 ms at 48 kHz.
+const OPUS_MAX_FRAME: usize = 5_760;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("the recording has no audio track")]
+    NoAudioTrack,
+    #[error("cannot decode this audio: {0}")]
+    Unsupported(String),
+    #[error("the audio is damaged: {0}")]
+    Corrupt(String),
+    #[error("reading the recording: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl From<SymphoniaError> for DecodeError {
+    fn from(e: SymphoniaError) -> Self {
+        match e {
+            SymphoniaError::IoError(e) => Self::Io(e),
+            SymphoniaError::Unsupported(m) => Self::Unsupported(m.into()),
+            other => Self::Corrupt(other.to_string()),
+        }
+    }
+}
+
+/// Decodes the first audio track, mixed down to mono, at 16 kHz.
+pub fn decode_mono_16k(source: Box<dyn MediaSource>) -> Result<Vec<f32>, DecodeError> {
+    let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
+    let mut format = symphonia::default::get_probe()
+        .format(
+            &Hint::new(),
+            mss,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )?
+        .format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| tracks::is_audio(&t.codec_params))
+        .cloned()
+        .ok_or(DecodeError::NoAudioTrack)?;
+    let (rate, mono) = if track.codec_params.codec == CODEC_TYPE_OPUS {
+        (OPUS_RATE, decode_opus(format.as_mut(), &track)?)
+    } else {
+        decode_with_symphonia(format.as_mut(), &track)?
+    };
+    Ok(resample(&mono, rate, TARGET_RATE))
+}
+
+/// The track's next packet, or `None` at the end of the stream.
+fn next_packet(format: &mut dyn FormatReader, track: u32) -> Result<Option<Packet>, DecodeError> {
+    loop {
+        match format.next_packet() {
+            Ok(p) if p.track_id() == track => return Ok(Some(p)),
+            Ok(_) => {}
+            Err(SymphoniaError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn decode_opus(format: &mut dyn FormatReader, track: &Track) -> Result<Vec<f32>, DecodeError> {
+    let opus_err = |e: opus::Error| DecodeError::Corrupt(format!("opus: {e}"));
+    // Asking libopus for one channel makes it mix a stereo stream down itself.
+    let mut decoder = opus::Decoder::new(OPUS_RATE, opus::Channels::Mono).map_err(opus_err)?;
+    let mut skip = pre_skip(track.codec_params.extra_data.as_deref());
+    let mut frame = vec![0f32; OPUS_MAX_FRAME];
+    let mut out = Vec::new();
+    while let Some(packet) = next_packet(format, track.id)? {
+        let n = decoder
+            .decode_float(&packet.data, &mut frame, false)
+            .map_err(opus_err)?;
+        let dropped = skip.min(n);
+        skip -= dropped;
+        out.extend_from_slice(&frame[dropped..n]);
+    }
+    Ok(out)
+}
+
+/// Samples the encoder's look-ahead put before the audio: OpusHead's pre-skip, a
+/// little-endian u16 after the magic, the version and the channel count (RFC 7845 §5.1).
+fn pre_skip(opus_head: Option<&[u8]>) -> usize {
+    match opus_head {
+        Some(h) if h.len() >= 12 && h.starts_with(b"OpusHead") => {
+            usize::from(u16::from_le_bytes([h[10], h[11]]))
+        }
+        _ => 0,
+    }
+}
+
+fn decode_with_symphonia(
+    format: &mut dyn FormatReader,
+    track: &Track,
+) -> Result<(u32, Vec<f32>), DecodeError> {
+    let mut decoder =
+        symphonia::default::get_codecs().make(&track.codec_params, &DecoderOptions::default())?;
+    let mut rate = track.codec_params.sample_rate;
+    let mut out = Vec::new();
+    while let Some(packet) = next_packet(format, track.id)? {
+        let decoded = match decoder.decode(&packet) {
+            Ok(d) => d,
+            // One damaged packet costs its few milliseconds, not the recording.
+            Err(SymphoniaError::DecodeError(e)) => {
+                tracing::warn!(error = e, "skipping an undecodable packet");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let spec = *decoded.spec();
+        rate = Some(spec.rate);
+        let mut interleaved = SampleBuffer::<f32>::new(decoded.capacity() as u64, spec);
+        interleaved.copy_interleaved_ref(decoded);
+        let channels = spec.channels.count().max(1);
+        out.extend(
+            interleaved
+                .samples()
+                .chunks_exact(channels)
+                .map(|frame| frame.iter().sum::<f32>() / channels as f32),
+        );
+    }
+    let rate = rate.ok_or_else(|| DecodeError::Corrupt("no sample rate".into()))?;
+    Ok((rate, out))
+}

@@ -1,0 +1,102 @@
+//! The verify stage's media activity: probe the stored recording and keep what was found.
+//!
+//! `source` reads the S3 object in ranged blocks, `sniff` names its container, `probe` asks
+//! symphonia for its tracks, and `tracks` puts symphonia's answer in the contract's terms.
+//! `decode` (with `resample`) turns the audio into 16 kHz mono samples for synchronous
+//! providers.
+
+pub mod decode;
+mod probe;
+mod resample;
+mod sniff;
+mod source;
+mod tracks;
+
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use mediadocs_config::tenancy;
+use mediadocs_workflows::{
+    media::{MediaInfo, ProbeDef},
+    recording::RecordingRef,
+};
+use sqlx::PgPool;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use uuid::Uuid;
+
+pub use probe::{ProbeError, probe_object};
+pub use source::{BLOCK_SIZE, FetchError};
+
+use crate::recordings::{ids, permanent};
+
+pub struct Media {
+    pub pool: PgPool,
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
+}
+
+fn gone(id: Uuid) -> ActivityError {
+    permanent("RecordingGone", anyhow!("recording {id} is gone"))
+}
+
+impl Media {
+    /// The activity's body, callable without Temporal. Idempotent by recording: the first
+    /// stored result answers every retry. The probe runs outside any transaction, so no row
+    /// lock is held across S3 reads.
+    pub async fn probe_recording(
+        &self,
+        recording: &RecordingRef,
+    ) -> Result<MediaInfo, ActivityError> {
+        let (org, id) = ids(recording)?;
+        let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
+        let row: Option<(String, Option<serde_json::Value>)> =
+            sqlx::query_as("SELECT s3_key, media_info FROM recordings WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        let (key, stored) = row.ok_or_else(|| gone(id))?;
+        if let Some(stored) = stored {
+            return Ok(serde_json::from_value(stored)?);
+        }
+
+        let info = probe_object(&self.s3, &self.bucket, &key)
+            .await
+            .map_err(|e| {
+                if e.is_retryable() {
+                    anyhow::Error::new(e).into()
+                } else {
+                    permanent(e.kind(), e.into())
+                }
+            })?;
+
+        let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
+        // A duplicate delivery may have stored first; keep its result and return it.
+        let stored: Option<Option<serde_json::Value>> = sqlx::query_scalar(
+            "UPDATE recordings SET media_info = COALESCE(media_info, $2), updated_at = now()
+             WHERE id = $1 RETURNING media_info",
+        )
+        .bind(id)
+        .bind(serde_json::to_value(&info)?)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let stored = stored.flatten().ok_or_else(|| gone(id))?;
+        tracing::info!(container = %info.container, bytes_read = info.bytes_read, "probed");
+        Ok(serde_json::from_value(stored)?)
+    }
+}
+
+#[activities]
+impl Media {
+    #[tracing::instrument(skip_all, fields(recording_id = %recording.recording_id))]
+    #[activity(definition = ProbeDef)]
+    pub async fn probe(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        recording: RecordingRef,
+    ) -> Result<MediaInfo, ActivityError> {
+        self.probe_recording(&recording).await
+    }
+}
