@@ -4,7 +4,9 @@
 //! Tests that drive a pipeline down a path worth keeping call [`save`]; it writes the history
 //! only when `MEDIADOCS_RECORD_HISTORIES=1`, so fixtures change only when someone means to:
 //!
-//!     MEDIADOCS_RECORD_HISTORIES=1 cargo test -p mediadocs-tests --test e2e -- providers::webhooks pipeline::
+//! ```sh
+//! MEDIADOCS_RECORD_HISTORIES=1 cargo test -p mediadocs-tests --test e2e -- providers::webhooks pipeline::
+//! ```
 
 use std::path::PathBuf;
 
