@@ -71,23 +71,15 @@ pub async fn ensure_pipeline(
     org: Uuid,
     recording: Uuid,
 ) -> Result<String, ApiError> {
-    let id = names::pipeline_workflow_id(&recording.to_string());
-    let options = WorkflowStartOptions::new(state.settings.temporal.task_queue.clone(), id.clone())
-        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-        .build();
-    match state
-        .temporal
-        .start_workflow(
-            MediaPipelineWorkflow::run,
-            recording_ref(org, recording),
-            options,
-        )
-        .await
-    {
-        Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(id),
-        Err(e) => Err(temporal_down(e)),
-    }
+    let started = start_pipeline(
+        state,
+        org,
+        recording,
+        WorkflowIdConflictPolicy::UseExisting,
+        WorkflowIdReusePolicy::RejectDuplicate,
+    )
+    .await?;
+    Ok(started.unwrap_or_else(|id| id))
 }
 
 /// Starts a new run of the pipeline of `recording`, whose last run failed. A running or
@@ -97,10 +89,33 @@ pub async fn restart_pipeline(
     org: Uuid,
     recording: Uuid,
 ) -> Result<String, ApiError> {
+    start_pipeline(
+        state,
+        org,
+        recording,
+        WorkflowIdConflictPolicy::Fail,
+        WorkflowIdReusePolicy::AllowDuplicateFailedOnly,
+    )
+    .await?
+    .map_err(|_| {
+        ApiError::Conflict(
+            "the pipeline is running or has completed; only a failed one can be retried".into(),
+        )
+    })
+}
+
+/// `Ok(Ok(id))` when a run started, `Ok(Err(id))` when the policies refused a new one.
+async fn start_pipeline(
+    state: &AppState,
+    org: Uuid,
+    recording: Uuid,
+    conflict: WorkflowIdConflictPolicy,
+    reuse: WorkflowIdReusePolicy,
+) -> Result<Result<String, String>, ApiError> {
     let id = names::pipeline_workflow_id(&recording.to_string());
     let options = WorkflowStartOptions::new(state.settings.temporal.task_queue.clone(), id.clone())
-        .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
-        .id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicateFailedOnly)
+        .id_conflict_policy(conflict)
+        .id_reuse_policy(reuse)
         .build();
     match state
         .temporal
@@ -111,10 +126,8 @@ pub async fn restart_pipeline(
         )
         .await
     {
-        Ok(_) => Ok(id),
-        Err(WorkflowStartError::AlreadyStarted { .. }) => Err(ApiError::Conflict(
-            "the pipeline is running or has completed; only a failed one can be retried".into(),
-        )),
+        Ok(_) => Ok(Ok(id)),
+        Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(Err(id)),
         Err(e) => Err(temporal_down(e)),
     }
 }

@@ -44,30 +44,9 @@ fn audio(codec: &str, sample_rate: u32, channels: u16) -> TrackInfo {
     }
 }
 
-/// A 16 kHz mono 16-bit WAV of `data_len` bytes of samples: a 440 Hz square wave, so the
-/// body is not all zeros.
+/// A 16 kHz mono WAV holding `data_len` bytes of a 440 Hz tone.
 fn wav(data_len: u32) -> Vec<u8> {
-    let (rate, channels, bits) = (16_000u32, 1u16, 16u16);
-    let block_align = channels * bits / 8;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&channels.to_le_bytes());
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * u32::from(block_align)).to_le_bytes());
-    out.extend_from_slice(&block_align.to_le_bytes());
-    out.extend_from_slice(&bits.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    let period = rate / 440;
-    out.extend((0..data_len / 2).flat_map(|i| {
-        let high = (i % period) < period / 2;
-        (if high { 8000i16 } else { -8000 }).to_le_bytes()
-    }));
-    out
+    mediadocs_tests::media::wav(data_len / 2, 440)
 }
 
 #[tokio::test(flavor = "multi_thread")]

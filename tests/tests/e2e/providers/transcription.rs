@@ -303,22 +303,7 @@ async fn deepgram_callbacks_carry_the_transcript() {
 
 /// 16 kHz mono 16-bit PCM silence.
 fn wav(seconds: u32) -> Vec<u8> {
-    let data_len = seconds * 16_000 * 2;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&16_000u32.to_le_bytes());
-    out.extend_from_slice(&32_000u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    out.resize(44 + data_len as usize, 0);
-    out
+    mediadocs_tests::media::wav(seconds * 16_000, 0)
 }
 
 #[tokio::test]
