@@ -57,11 +57,7 @@ impl TranscriptionSettings {
                 "60",
                 "a number of seconds",
             )?),
-            webhook_public_url: env::var_or(
-                "WEBHOOK_PUBLIC_URL",
-                "http://127.0.0.1:8080",
-                "the API's public base URL",
-            )?,
+            webhook_public_url: http_url("WEBHOOK_PUBLIC_URL", "http://127.0.0.1:8080")?,
         })
     }
 
@@ -86,6 +82,22 @@ impl TranscriptionSettings {
             .append_pair("job", job_id)
             .append_pair("token", token);
         url
+    }
+}
+
+/// An http(s) URL: callback URLs are built by appending path segments, which other schemes
+/// (`mailto:`, say) do not have.
+fn http_url(var: &'static str, default: &str) -> Result<Url, ConfigError> {
+    const EXPECTED: &str = "an http(s) URL such as https://api.example.com";
+    let url: Url = env::var_or(var, default, EXPECTED)?;
+    if matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base() {
+        Ok(url)
+    } else {
+        Err(ConfigError::Invalid {
+            var,
+            expected: EXPECTED,
+            got: url.to_string(),
+        })
     }
 }
 

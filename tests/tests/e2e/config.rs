@@ -92,4 +92,10 @@ fn invalid_settings_exit_with_one_line_naming_the_variable() {
         "local or openai",
     );
     assert_one_line_error("mediadocs-worker", "LLM_TIMEOUT_SECS", "soon", "seconds");
+    assert_one_line_error(
+        "mediadocs-worker",
+        "WEBHOOK_PUBLIC_URL",
+        "mailto:ops@example.com",
+        "http(s) URL",
+    );
 }
