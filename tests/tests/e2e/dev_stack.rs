@@ -148,8 +148,10 @@ async fn dev_stack_restarts_with_its_data_intact() {
         "Temporal UI URL printed"
     );
     assert!(
-        first_up.contains("6 transcript segments stored"),
-        "the sample recording went through upload, verify and transcription:\n{first_up}"
+        first_up.contains("6 transcript segments stored")
+            && first_up.contains("published")
+            && first_up.contains("recording status \"completed\""),
+        "the sample recording went through the whole pipeline:\n{first_up}"
     );
     assert!(
         first_up.contains("transcription goes to the SIMULATOR")

@@ -143,8 +143,13 @@ pub async fn run(s: Sample, temporal: &Client) -> anyhow::Result<()> {
     )
     .await?;
     println!(
-        "pipeline recording-{id} finished: {} bytes verified, {} transcript segments stored; recording status {}",
-        outcome.stored_bytes, outcome.transcript_segments, recording["status"]
+        "pipeline recording-{id} finished: {} bytes verified, {} transcript segments stored, \
+         document {} published, {} passages embedded; recording status {}",
+        outcome.stored_bytes,
+        outcome.transcript_segments,
+        outcome.document_id,
+        outcome.passages,
+        recording["status"]
     );
     Ok(())
 }
