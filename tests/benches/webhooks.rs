@@ -104,7 +104,10 @@ async fn targets(ctx: &TestContext, app: &TestApp, n: u64) -> Vec<(String, Strin
         let url = app.url(&format!(
             "/api/webhooks/transcription/selfhosted?recording={recording}&job={job}&token={token}"
         ));
-        urls.push((url, format!(r#"{{"transcript_id": "{job}", "status": "completed"}}"#)));
+        urls.push((
+            url,
+            format!(r#"{{"transcript_id": "{job}", "status": "completed"}}"#),
+        ));
     }
     urls
 }
