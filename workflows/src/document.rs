@@ -135,8 +135,11 @@ fn db_activity() -> ActivityOptions {
 
 /// LLM calls: the client already retries 429/5xx within one attempt; Temporal retries
 /// the attempt (an invalid answer, a provider down for longer) with backoff.
+/// LLM steps heartbeat while they wait on the model: a worker that dies mid-call is noticed
+/// after 30 s rather than after the five-minute bound on the call.
 fn llm_activity() -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(300))
+        .heartbeat_timeout(Duration::from_secs(30))
         .retry_policy(retry_policy(8))
         .build()
 }

@@ -108,35 +108,51 @@ impl Documents {
     #[tracing::instrument(skip_all, fields(recording_id = %chunk.recording.recording_id, idx = chunk.idx))]
     pub async fn summarize_chunk(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         chunk: ChunkRef,
     ) -> Result<ChunkSummary, ActivityError> {
-        stage::summarize_chunk(&self, &chunk)
-            .await
-            .map_err(DocumentError::into_activity_error)
+        while_heartbeating(&ctx, stage::summarize_chunk(&self, &chunk)).await
     }
 
     #[activity(definition = ReduceDef)]
     #[tracing::instrument(skip_all, fields(recording_id = %r.recording.recording_id, level = r.level, idx = r.idx))]
     pub async fn reduce(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         r: ReduceRef,
     ) -> Result<ChunkSummary, ActivityError> {
-        stage::reduce(&self, &r)
-            .await
-            .map_err(DocumentError::into_activity_error)
+        while_heartbeating(&ctx, stage::reduce(&self, &r)).await
     }
 
     #[activity(definition = WriteDef)]
     #[tracing::instrument(skip_all, fields(recording_id = %w.recording.recording_id))]
     pub async fn write(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         w: WriteRef,
     ) -> Result<DocumentRef, ActivityError> {
-        stage::write(&self, &w)
-            .await
-            .map_err(DocumentError::into_activity_error)
+        while_heartbeating(&ctx, stage::write(&self, &w)).await
+    }
+}
+
+/// Runs one LLM step while heartbeating, so that a worker that dies mid-call is noticed
+/// within the heartbeat timeout (not the call's five-minute bound) and the step is retried
+/// elsewhere, and so that a cancelled pipeline (a deleted recording) stops waiting on the
+/// model. The step itself is idempotent: its result is keyed by recording, level and index.
+async fn while_heartbeating<T>(
+    ctx: &ActivityContext,
+    step: impl std::future::Future<Output = Result<T, DocumentError>>,
+) -> Result<T, ActivityError> {
+    let beat = async {
+        loop {
+            // A heartbeat that cannot be encoded is a bug, not a reason to fail the step.
+            let _ = ctx.record_heartbeat(()).await;
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        }
+    };
+    tokio::select! {
+        out = step => out.map_err(DocumentError::into_activity_error),
+        () = beat => unreachable!("the heartbeat loop never ends"),
+        () = ctx.cancelled() => Err(ActivityError::cancelled()),
     }
 }
