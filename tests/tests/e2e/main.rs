@@ -2,6 +2,7 @@
 
 mod compose;
 mod config;
+mod crash;
 mod dev_stack;
 mod document;
 mod health;

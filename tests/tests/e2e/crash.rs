@@ -1,0 +1,205 @@
+//! Durability: the worker *process* is killed with SIGKILL in the middle of the map phase;
+//! a new worker process finishes the pipeline, with no duplicate summaries, documents or
+//! passages.
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use base64::Engine;
+use mediadocs_providers::transcription::{Segment, Transcript};
+use mediadocs_tests::{
+    TestApp, TestContext,
+    context::{TEST_SELFHOSTED_SECRETS, TEST_WEBHOOK_TOKEN_KEY},
+    simulators::{
+        openai::OpenAiSimulator,
+        transcription::{Options, TranscriptionSimulator},
+    },
+    tools, wait,
+};
+use mediadocs_workflows::MediaPipelineWorkflow;
+use secrecy::ExposeSecret;
+use temporalio_client::WorkflowQueryOptions;
+use uuid::Uuid;
+
+/// A worker process, killed when dropped so that a failing test leaves none behind.
+struct WorkerProcess(Child);
+
+impl WorkerProcess {
+    fn spawn(ctx: &TestContext, sim: &str, llm: &str, api: &str, log: &std::path::Path) -> Self {
+        let db = ctx.database_settings();
+        let s3 = ctx.s3_settings();
+        let temporal = ctx.temporal_settings();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new(tools::workspace_binary("mediadocs-worker"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DATABASE_URL", db.url.expose_secret())
+            .env(
+                "DATABASE_MIGRATION_URL",
+                db.migration_url.as_ref().unwrap().expose_secret(),
+            )
+            .env("TEMPORAL_ADDRESS", temporal.address.as_str())
+            .env("TEMPORAL_NAMESPACE", &temporal.namespace)
+            .env("TEMPORAL_TASK_QUEUE", &temporal.task_queue)
+            .env("S3_ENDPOINT", s3.endpoint.as_ref().unwrap().as_str())
+            .env("S3_BUCKET", &s3.bucket)
+            .env("S3_REGION", &s3.region)
+            .env("S3_ACCESS_KEY_ID", &s3.access_key_id)
+            .env("S3_SECRET_ACCESS_KEY", s3.secret_access_key.expose_secret())
+            .env("S3_FORCE_PATH_STYLE", "true")
+            .env("TRANSCRIPTION_PROVIDER", "selfhosted")
+            .env("TRANSCRIPTION_BASE_URL", sim)
+            .env("TRANSCRIPTION_POLL_INTERVAL_SECS", "600")
+            .env("WEBHOOK_PUBLIC_URL", api)
+            .env(
+                "WEBHOOK_TOKEN_KEY",
+                base64::engine::general_purpose::STANDARD.encode(TEST_WEBHOOK_TOKEN_KEY),
+            )
+            .env("LLM_BASE_URL", llm)
+            .env("LLM_MODEL", "simulated-chat")
+            .env(
+                "LOCAL_EMBEDDER_DIR",
+                tools::repo_root().join(".tools/models/all-MiniLM-L6-v2"),
+            )
+            // Small chunks, so the map phase has many steps to be killed in the middle of.
+            .env("DOCUMENT_CHUNK_TOKENS", "100")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting mediadocs-worker");
+        Self(child)
+    }
+
+    fn kill(mut self) {
+        self.0.kill().unwrap(); // SIGKILL
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn long_transcript() -> Transcript {
+    let segments = (0..60)
+        .map(|i| Segment {
+            start_ms: i * 5_000,
+            end_ms: i * 5_000 + 4_500,
+            text: format!(
+                "Item {i}: the team reviewed milestone {i}, agreed on the owner, and noted the \
+                 follow-up for ticket OPS-{}.",
+                1000 + i
+            ),
+            speaker: Some(if i % 2 == 0 { "A" } else { "B" }.into()),
+            confidence: Some(0.9),
+        })
+        .collect();
+    Transcript {
+        language: Some("en".into()),
+        duration_ms: Some(300_000),
+        segments,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_killed_in_the_map_phase_is_replaced_and_the_pipeline_completes_once() {
+    let ctx = TestContext::new().await;
+    let app = TestApp::spawn(&ctx).await;
+    let sim = TranscriptionSimulator::start(
+        "127.0.0.1:0",
+        Options {
+            signing_secret: Some(
+                mediadocs_providers::webhook::standard::Secret::parse(TEST_SELFHOSTED_SECRETS[0])
+                    .unwrap(),
+            ),
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    let llm = OpenAiSimulator::start().await;
+    // Every LLM call takes 1.5 s, so the map phase lasts long enough to be interrupted.
+    llm.set(|k| k.time_to_first_token_ms = 1_500);
+    let bytes = mediadocs_tests::media::tagged_wav(5, "crash");
+    sim.register(&bytes, long_transcript());
+    let scratch = tools::scratch_dir("crash");
+    let log = scratch.path().join("worker.log");
+    let first = WorkerProcess::spawn(&ctx, &sim.base_url(), &llm.base_url(), &app.base_url, &log);
+
+    let owner = app.register("crash@example.com").await;
+    let id = app.upload(&owner, "crash.wav", "audio/wav", &bytes).await;
+    let handle = ctx
+        .temporal
+        .get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"));
+    let progress = wait::until(
+        "the map phase to be under way",
+        Duration::from_secs(60),
+        || {
+            let handle = &handle;
+            async move {
+                let p = handle
+                    .query(
+                        MediaPipelineWorkflow::progress,
+                        (),
+                        WorkflowQueryOptions::default(),
+                    )
+                    .await
+                    .ok()?;
+                (p.stage == "generate" && p.chunks_done >= 1 && p.chunks_done < p.chunks_total)
+                    .then_some(p)
+            }
+        },
+    )
+    .await;
+    first.kill();
+
+    let _second = WorkerProcess::spawn(&ctx, &sim.base_url(), &llm.base_url(), &app.base_url, &log);
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(150),
+        handle.get_result(Default::default()),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "no result within 150 s; worker log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    })
+    .expect("the pipeline completes after the crash");
+
+    let recording = Uuid::parse_str(&id).unwrap();
+    let counts: (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM documents WHERE recording_id = $1),
+                (SELECT count(*) FROM document_summaries WHERE recording_id = $1 AND level = 0),
+                (SELECT count(*) FROM passages WHERE recording_id = $1),
+                (SELECT count(*) FROM transcripts WHERE recording_id = $1)",
+    )
+    .bind(recording)
+    .fetch_one(&ctx.owner_pool)
+    .await
+    .unwrap();
+    assert_eq!(counts.0, 1, "one document");
+    assert_eq!(
+        counts.1,
+        i64::from(progress.chunks_total),
+        "one summary per chunk"
+    );
+    assert_eq!(
+        counts.2,
+        i64::from(outcome.passages),
+        "passages as reported, once each"
+    );
+    assert_eq!(counts.3, 1, "one transcript");
+    assert!(progress.chunks_total >= 4, "{progress:?}");
+}
