@@ -296,7 +296,7 @@ impl Transcription {
                 })
             }
             JobState::Completed(transcript) => {
-                self.store(org, recording, job_id, &transcript).await?;
+                store_transcript(&self.pool, org, recording, job_id, &transcript).await?;
                 Ok(Collected::Stored {
                     segments: transcript.segments.len() as u32,
                     duration_ms: transcript.duration_ms,
@@ -324,64 +324,65 @@ impl Transcription {
         tx.commit().await?;
         Ok(())
     }
+}
 
-    /// Replaces the recording's transcript whole, in one transaction, and completes the job.
-    async fn store(
-        &self,
-        org: Uuid,
-        recording: Uuid,
-        job: Uuid,
-        t: &Transcript,
-    ) -> anyhow::Result<()> {
-        let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
-        sqlx::query("DELETE FROM transcripts WHERE recording_id = $1")
-            .bind(recording)
-            .execute(&mut *tx)
-            .await?;
-        let provider: String =
-            sqlx::query_scalar("SELECT provider FROM transcription_jobs WHERE id = $1")
-                .bind(job)
-                .fetch_one(&mut *tx)
-                .await?;
-        sqlx::query(
-            "INSERT INTO transcripts (recording_id, org_id, job_id, provider, language, duration_ms, segment_count)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
+/// Replaces the recording's transcript whole, in one transaction, and completes the job.
+/// The one writer of transcripts (the test fixtures use it too).
+pub async fn store_transcript(
+    pool: &PgPool,
+    org: Uuid,
+    recording: Uuid,
+    job: Uuid,
+    t: &Transcript,
+) -> anyhow::Result<()> {
+    let mut tx = tenancy::begin(pool, Some(org), None).await?;
+    sqlx::query("DELETE FROM transcripts WHERE recording_id = $1")
         .bind(recording)
-        .bind(org)
-        .bind(job)
-        .bind(&provider)
-        .bind(&t.language)
-        .bind(t.duration_ms)
-        .bind(t.segments.len() as i32)
         .execute(&mut *tx)
         .await?;
-        // One statement for all segments: a three-hour transcript has thousands.
-        let idx: Vec<i32> = (0..t.segments.len() as i32).collect();
-        let column = |f: fn(&mediadocs_providers::transcription::Segment) -> i64| -> Vec<i64> {
-            t.segments.iter().map(f).collect()
-        };
-        sqlx::query(
-            "INSERT INTO transcript_segments (recording_id, org_id, idx, start_ms, end_ms, text, speaker, confidence)
-             SELECT $1, $2, * FROM UNNEST($3::int[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::real[])",
-        )
-        .bind(recording)
-        .bind(org)
-        .bind(&idx)
-        .bind(column(|s| s.start_ms))
-        .bind(column(|s| s.end_ms))
-        .bind(t.segments.iter().map(|s| s.text.clone()).collect::<Vec<_>>())
-        .bind(t.segments.iter().map(|s| s.speaker.clone()).collect::<Vec<_>>())
-        .bind(t.segments.iter().map(|s| s.confidence).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE transcription_jobs SET status = 'completed', error = NULL, updated_at = now() WHERE id = $1")
+    let provider: String =
+        sqlx::query_scalar("SELECT provider FROM transcription_jobs WHERE id = $1")
             .bind(job)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(())
-    }
+    sqlx::query(
+        "INSERT INTO transcripts (recording_id, org_id, job_id, provider, language, duration_ms, segment_count)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(recording)
+    .bind(org)
+    .bind(job)
+    .bind(&provider)
+    .bind(&t.language)
+    .bind(t.duration_ms)
+    .bind(t.segments.len() as i32)
+    .execute(&mut *tx)
+    .await?;
+    // One statement for all segments: a three-hour transcript has thousands.
+    let idx: Vec<i32> = (0..t.segments.len() as i32).collect();
+    let column = |f: fn(&mediadocs_providers::transcription::Segment) -> i64| -> Vec<i64> {
+        t.segments.iter().map(f).collect()
+    };
+    sqlx::query(
+        "INSERT INTO transcript_segments (recording_id, org_id, idx, start_ms, end_ms, text, speaker, confidence)
+         SELECT $1, $2, * FROM UNNEST($3::int[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::real[])",
+    )
+    .bind(recording)
+    .bind(org)
+    .bind(&idx)
+    .bind(column(|s| s.start_ms))
+    .bind(column(|s| s.end_ms))
+    .bind(t.segments.iter().map(|s| s.text.clone()).collect::<Vec<_>>())
+    .bind(t.segments.iter().map(|s| s.speaker.clone()).collect::<Vec<_>>())
+    .bind(t.segments.iter().map(|s| s.confidence).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE transcription_jobs SET status = 'completed', error = NULL, updated_at = now() WHERE id = $1")
+        .bind(job)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn stored_summary(

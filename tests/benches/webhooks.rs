@@ -23,6 +23,7 @@ use mediadocs_providers::webhook::standard::{self, Secret};
 use mediadocs_tests::{
     TestApp, TestContext,
     context::{TEST_SELFHOSTED_SECRETS, test_job_tokens},
+    fixtures,
     stats::{Spread, percentile},
 };
 use mediadocs_workflows::{MediaPipelineWorkflow, RecordingRef};
@@ -69,27 +70,16 @@ async fn targets(ctx: &TestContext, app: &TestApp, n: u64) -> Vec<(String, Strin
     let tokens = test_job_tokens();
     let mut urls = Vec::new();
     for _ in 0..n {
-        let (recording, job) = (Uuid::now_v7(), Uuid::now_v7());
-        sqlx::query(
-            "INSERT INTO recordings (id, org_id, title, filename, content_type, size_bytes, status,
-                 s3_key, part_size, part_count, upload_expires_at)
-             VALUES ($1, $2, 'bench', 'bench.webm', 'video/webm', 1000, 'transcribing', 'k', 1000, 1, now())",
+        let recording = fixtures::recording(&ctx.owner_pool, org, "transcribing").await;
+        let provider_job = format!("prov-{recording}");
+        let job = fixtures::transcription_job(
+            &ctx.owner_pool,
+            org,
+            recording,
+            "selfhosted",
+            &provider_job,
         )
-        .bind(recording)
-        .bind(org)
-        .execute(&ctx.owner_pool)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO transcription_jobs (id, org_id, recording_id, attempt, run_id, provider, provider_job_id, status)
-             VALUES ($1, $2, $3, 1, 'run-1', 'selfhosted', $1::text, 'submitted')",
-        )
-        .bind(job)
-        .bind(org)
-        .bind(recording)
-        .execute(&ctx.owner_pool)
-        .await
-        .unwrap();
+        .await;
         let options =
             WorkflowStartOptions::new("bench-no-worker", format!("recording-{recording}")).build();
         let input = RecordingRef {
@@ -106,7 +96,7 @@ async fn targets(ctx: &TestContext, app: &TestApp, n: u64) -> Vec<(String, Strin
         ));
         urls.push((
             url,
-            format!(r#"{{"transcript_id": "{job}", "status": "completed"}}"#),
+            format!(r#"{{"transcript_id": "{provider_job}", "status": "completed"}}"#),
         ));
     }
     urls

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod context;
+pub mod fixtures;
 pub mod histories;
 pub mod media;
 pub mod postgres;

@@ -7,8 +7,11 @@ use mediadocs_activities::document::{
     self, DocumentError, DocumentSettings, Documents, chunking, prompts,
 };
 use mediadocs_config::connect;
-use mediadocs_providers::llm::{ChatClient, LlmSettings, UNTRUSTED_CONTENT_RULE};
-use mediadocs_tests::{TestApp, TestContext, simulators::openai::OpenAiSimulator};
+use mediadocs_providers::{
+    llm::{ChatClient, LlmSettings, UNTRUSTED_CONTENT_RULE},
+    transcription::{Segment, Transcript},
+};
+use mediadocs_tests::{TestApp, TestContext, fixtures, simulators::openai::OpenAiSimulator};
 use mediadocs_workflows::document::{DocumentWorkflow, GenerateDocument};
 use mediadocs_workflows::{
     document::{ChunkRef, DocumentRef, ReduceRef, WriteRef, reduce_groups},
@@ -17,7 +20,6 @@ use mediadocs_workflows::{
 use temporalio_client::WorkflowStartOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions, runtime::RuntimeOptions};
 use tokio::sync::oneshot;
-use uuid::Uuid;
 
 const LINES: [&str; 6] = [
     "Welcome everyone, today we review the upload pipeline and the transcription queue.",
@@ -48,57 +50,23 @@ async fn fixture(segments: &[(i64, String)]) -> Fixture {
     let ctx = TestContext::new().await;
     let app = TestApp::spawn(&ctx).await;
     let org = app.register("writer@example.com").await.org_id();
-    let (recording, job) = (Uuid::now_v7(), Uuid::now_v7());
-    let db = &ctx.owner_pool;
-    sqlx::query(
-        "INSERT INTO recordings (id, org_id, title, filename, content_type, size_bytes, status,
-             s3_key, part_size, part_count, upload_expires_at)
-         VALUES ($1, $2, 'Weekly sync', 'sync.webm', 'video/webm', 1000, 'generating', 'k', 1000, 1, now())",
-    )
-    .bind(recording)
-    .bind(org)
-    .execute(db)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO transcription_jobs (id, org_id, recording_id, attempt, run_id, provider, status)
-         VALUES ($1, $2, $3, 1, 'run-1', 'assemblyai', 'completed')",
-    )
-    .bind(job)
-    .bind(org)
-    .bind(recording)
-    .execute(db)
-    .await
-    .unwrap();
-    let duration = segments.last().map_or(0, |(start, _)| start + 5000);
-    sqlx::query(
-        "INSERT INTO transcripts (recording_id, org_id, job_id, provider, duration_ms, segment_count)
-         VALUES ($1, $2, $3, 'assemblyai', $4, $5)",
-    )
-    .bind(recording)
-    .bind(org)
-    .bind(job)
-    .bind(duration)
-    .bind(segments.len() as i32)
-    .execute(db)
-    .await
-    .unwrap();
-    for (idx, (start, text)) in segments.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO transcript_segments (recording_id, org_id, idx, start_ms, end_ms, text, speaker)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(recording)
-        .bind(org)
-        .bind(idx as i32)
-        .bind(start)
-        .bind(start + 5000)
-        .bind(text)
-        .bind(if idx % 2 == 0 { "Alex" } else { "Dana" })
-        .execute(db)
-        .await
-        .unwrap();
-    }
+    let transcript = Transcript {
+        language: None,
+        duration_ms: Some(segments.last().map_or(0, |(start, _)| start + 5000)),
+        segments: segments
+            .iter()
+            .enumerate()
+            .map(|(idx, (start, text))| Segment {
+                start_ms: *start,
+                end_ms: start + 5000,
+                text: text.clone(),
+                speaker: Some(if idx % 2 == 0 { "Alex" } else { "Dana" }.into()),
+                confidence: None,
+            })
+            .collect(),
+    };
+    let recording =
+        fixtures::recording_with_transcript(&ctx.owner_pool, org, "generating", &transcript).await;
     let sim = OpenAiSimulator::start().await;
     let mut llm = LlmSettings::for_base_url(sim.base_url().parse().unwrap(), "gpt-4o-mini");
     llm.timeout = Duration::from_secs(10);

@@ -12,11 +12,14 @@ use mediadocs_activities::embedding::{
     store,
 };
 use mediadocs_config::tenancy;
-use mediadocs_providers::embeddings::{
-    Embedder, EmbeddingError,
-    local::{LocalEmbedder, LocalEmbedderSettings},
+use mediadocs_providers::{
+    embeddings::{
+        Embedder, EmbeddingError,
+        local::{LocalEmbedder, LocalEmbedderSettings},
+    },
+    transcription::{Segment as TranscriptSegment, Transcript},
 };
-use mediadocs_tests::{TestApp, TestContext, tools::repo_root};
+use mediadocs_tests::{TestApp, TestContext, fixtures, tools::repo_root};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -84,58 +87,21 @@ fn transcript(segments: usize) -> Vec<Segment> {
 
 /// A recording with its transcript, inserted behind the API.
 async fn recording_with_transcript(ctx: &TestContext, org: Uuid, segments: &[Segment]) -> Uuid {
-    let (recording, job) = (Uuid::now_v7(), Uuid::now_v7());
-    let owner = &ctx.owner_pool;
-    sqlx::query(
-        "INSERT INTO recordings (id, org_id, title, filename, content_type, size_bytes, status,
-                                 s3_key, part_size, part_count, upload_expires_at)
-         VALUES ($1, $2, 'weekly sync', 'sync.webm', 'video/webm', 1000, 'embedding', $3,
-                 1000, 1, now() + interval '1 hour')",
-    )
-    .bind(recording)
-    .bind(org)
-    .bind(format!("orgs/{org}/recordings/{recording}/source.webm"))
-    .execute(owner)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO transcription_jobs (id, org_id, recording_id, attempt, run_id, provider, status)
-         VALUES ($1, $2, $3, 1, 'test-run', 'assemblyai', 'completed')",
-    )
-    .bind(job)
-    .bind(org)
-    .bind(recording)
-    .execute(owner)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO transcripts (recording_id, org_id, job_id, provider, segment_count)
-         VALUES ($1, $2, $3, 'assemblyai', $4)",
-    )
-    .bind(recording)
-    .bind(org)
-    .bind(job)
-    .bind(segments.len() as i32)
-    .execute(owner)
-    .await
-    .unwrap();
-    for s in segments {
-        sqlx::query(
-            "INSERT INTO transcript_segments (recording_id, org_id, idx, start_ms, end_ms, text, speaker)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(recording)
-        .bind(org)
-        .bind(s.idx)
-        .bind(s.start_ms)
-        .bind(s.end_ms)
-        .bind(&s.text)
-        .bind(&s.speaker)
-        .execute(owner)
-        .await
-        .unwrap();
-    }
-    recording
+    let transcript = Transcript {
+        language: Some("en".into()),
+        duration_ms: segments.last().map(|s| s.end_ms),
+        segments: segments
+            .iter()
+            .map(|s| TranscriptSegment {
+                start_ms: s.start_ms,
+                end_ms: s.end_ms,
+                text: s.text.clone(),
+                speaker: s.speaker.clone(),
+                confidence: None,
+            })
+            .collect(),
+    };
+    fixtures::recording_with_transcript(&ctx.owner_pool, org, "embedding", &transcript).await
 }
 
 async fn new_org(app: &TestApp, email: &str) -> Uuid {

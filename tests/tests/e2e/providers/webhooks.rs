@@ -11,7 +11,7 @@ use mediadocs_providers::{
 use mediadocs_tests::{
     TestApp, TestContext, TestWorker, WorkerProviders,
     context::{TEST_SELFHOSTED_SECRETS, test_job_tokens},
-    histories,
+    fixtures, histories,
     simulators::{
         openai::OpenAiSimulator,
         transcription::{Knobs, Options, TranscriptionSimulator},
@@ -376,18 +376,14 @@ async fn job(ctx: &TestContext, app: &TestApp, email: &str, provider: &str) -> (
         .await
         .unwrap();
     let recording = Uuid::parse_str(created["recording"]["id"].as_str().unwrap()).unwrap();
-    let job = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO transcription_jobs (id, org_id, recording_id, attempt, run_id, provider, provider_job_id, status)
-         VALUES ($1, $2, $3, 1, 'run-1', $4, 'prov-1', 'submitted')",
+    let job = fixtures::transcription_job(
+        &ctx.owner_pool,
+        owner.org_id(),
+        recording,
+        provider,
+        "prov-1",
     )
-    .bind(job)
-    .bind(owner.org_id())
-    .bind(recording)
-    .bind(provider)
-    .execute(&ctx.owner_pool)
-    .await
-    .unwrap();
+    .await;
     (recording, job)
 }
 
