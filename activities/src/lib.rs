@@ -8,6 +8,7 @@ pub mod diagnostics;
 pub mod document;
 pub mod embedding;
 pub mod events;
+pub mod heartbeat;
 pub mod media;
 pub mod pipeline;
 pub mod recordings;

@@ -5,7 +5,10 @@
 
 use std::{thread::JoinHandle, time::Duration};
 
-use mediadocs_activities::{document::DocumentSettings, transcription::TranscriptionTiming};
+use mediadocs_activities::{
+    document::DocumentSettings,
+    transcription::{ChunkedTranscriptionSettings, TranscriptionTiming},
+};
 use mediadocs_providers::{
     embeddings::{EmbeddingSettings, local::LocalEmbedderSettings},
     llm::LlmSettings,
@@ -27,6 +30,7 @@ pub struct TestWorker {
 pub struct WorkerProviders {
     pub transcription: TranscriptionSettings,
     pub timing: TranscriptionTiming,
+    pub chunking: ChunkedTranscriptionSettings,
     pub llm: LlmSettings,
     pub documents: DocumentSettings,
     pub embeddings: EmbeddingSettings,
@@ -55,6 +59,7 @@ impl WorkerProviders {
                 give_up_after: give_up,
                 audio_url_ttl: Duration::from_secs(900),
             },
+            chunking: ChunkedTranscriptionSettings::default(),
             // Unreachable until a test points it at a simulator with `with_llm`.
             llm: LlmSettings::for_base_url(
                 "http://127.0.0.1:9/v1".parse().expect("a URL"),
@@ -63,6 +68,16 @@ impl WorkerProviders {
             documents: DocumentSettings::default(),
             embeddings: local_embeddings(),
         }
+    }
+
+    /// Whisper at `base_url` (an OpenAI simulator's), called with chunks of at most
+    /// `chunk_secs` seconds, `concurrency` at a time.
+    pub fn with_whisper(mut self, base_url: &str, chunk_secs: u64, concurrency: usize) -> Self {
+        self.transcription.provider = Provider::Whisper;
+        self.transcription.base_url = base_url.parse().expect("a valid simulator URL");
+        self.chunking.limits.max_secs = chunk_secs;
+        self.chunking.concurrency = concurrency;
+        self
     }
 
     /// LLM calls go to `base_url` (an OpenAI simulator's), with short timeouts.
@@ -131,6 +146,7 @@ impl TestWorker {
                             transcription: providers.transcription,
                             tokens: crate::context::test_job_tokens(),
                             timing: providers.timing,
+                            chunking: providers.chunking,
                             llm: providers.llm,
                             documents: providers.documents,
                             embedder: mediadocs_providers::embeddings::from_settings(

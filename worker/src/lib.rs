@@ -11,7 +11,7 @@ use mediadocs_activities::{
     document::{DocumentSettings, Documents},
     embedding::Embedding,
     media::Media,
-    transcription::TranscriptionTiming,
+    transcription::{ChunkedTranscriptionSettings, TranscriptionTiming},
 };
 use mediadocs_providers::{
     embeddings::Embedder,
@@ -37,6 +37,7 @@ pub struct Dependencies {
     /// Mints the callback tokens the API checks: the API must have the same key.
     pub tokens: JobTokens,
     pub timing: TranscriptionTiming,
+    pub chunking: ChunkedTranscriptionSettings,
     pub llm: LlmSettings,
     pub documents: DocumentSettings,
     /// Loaded once (the local model is ~90 MB) and shared by every embedding activity.
@@ -92,6 +93,8 @@ pub async fn run(
             s3: deps.s3.clone(),
             bucket: deps.bucket.clone(),
             transcriber: deps.transcription.async_transcriber(),
+            whisper: deps.transcription.sync_transcriber(),
+            chunking: deps.chunking,
             settings: deps.transcription,
             tokens: deps.tokens,
             timing: deps.timing,

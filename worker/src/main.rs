@@ -1,7 +1,10 @@
 //! `mediadocs-worker`: connects, migrates, registers the workflows and activities, and runs
 //! until SIGTERM or Ctrl-C.
 
-use mediadocs_activities::{document::DocumentSettings, transcription::TranscriptionTiming};
+use mediadocs_activities::{
+    document::DocumentSettings,
+    transcription::{ChunkedTranscriptionSettings, TranscriptionTiming},
+};
 use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect, env, telemetry};
 use mediadocs_providers::{
     embeddings::EmbeddingSettings, llm::LlmSettings, transcription::TranscriptionSettings,
@@ -17,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
     let transcription = env::or_exit(TranscriptionSettings::from_env);
     let tokens = env::or_exit(JobTokens::from_env);
     let timing = env::or_exit(TranscriptionTiming::from_env);
+    let chunking = env::or_exit(ChunkedTranscriptionSettings::from_env);
     let llm = env::or_exit(LlmSettings::from_env);
     let documents = env::or_exit(DocumentSettings::from_env);
     let embeddings = env::or_exit(EmbeddingSettings::from_env);
@@ -42,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
             transcription,
             tokens,
             timing,
+            chunking,
             llm,
             documents,
             embedder,

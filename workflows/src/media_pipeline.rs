@@ -72,6 +72,24 @@ fn provider_activity() -> ActivityOptions {
         .build()
 }
 
+/// Transcribing chunk by chunk takes as long as the audio needs, so the activity is bounded
+/// by the configured give-up time and watched by its heartbeat (sent every 5 s): a dead
+/// worker is noticed in 30 s, and the retry resumes from the chunks already stored.
+fn chunked_transcription_activity(timeout_secs: u64) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(timeout_secs.max(60)))
+        .heartbeat_timeout(Duration::from_secs(30))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(2))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(120))
+                .maximum_attempts(20)
+                .non_retryable_error_types(crate::transcription::NON_RETRYABLE)
+                .build(),
+        )
+        .build()
+}
+
 #[workflow]
 #[derive(Default)]
 pub struct MediaPipelineWorkflow {
@@ -250,6 +268,23 @@ async fn transcribe(ctx: &mut Ctx, recording: &RecordingRef) -> Result<u32, Stag
             provider_activity(),
         )
         .await?;
+    if job.synchronous {
+        let collected = ctx
+            .execute_activity(
+                TranscriptionActivities::transcribe_chunks,
+                CollectTranscript {
+                    recording: recording.clone(),
+                    job_id: job.job_id.clone(),
+                },
+                chunked_transcription_activity(job.timeout_secs),
+            )
+            .await?;
+        return stored_segments(collected)?.ok_or_else(|| StageFailure {
+            kind: "TranscriptionFailed".to_owned(),
+            message: "the provider returned no transcript".to_owned(),
+            cancelled: false,
+        });
+    }
     let interval = Duration::from_secs(job.poll_interval_secs.max(1));
     let polls = (job.timeout_secs / job.poll_interval_secs.max(1)).max(1);
     // A signal wakes the wait once; if the result is not there yet (a provider that calls
@@ -280,16 +315,8 @@ async fn transcribe(ctx: &mut Ctx, recording: &RecordingRef) -> Result<u32, Stag
                 provider_activity(),
             )
             .await?;
-        match collected {
-            Collected::Pending => continue,
-            Collected::Stored { segments, .. } => return Ok(segments),
-            Collected::Failed { kind, reason } => {
-                return Err(StageFailure {
-                    kind,
-                    message: reason,
-                    cancelled: false,
-                });
-            }
+        if let Some(segments) = stored_segments(collected)? {
+            return Ok(segments);
         }
     }
     Err(StageFailure {
@@ -300,6 +327,20 @@ async fn transcribe(ctx: &mut Ctx, recording: &RecordingRef) -> Result<u32, Stag
         ),
         cancelled: false,
     })
+}
+
+/// The stored transcript's segment count, `None` while the provider is still working, or
+/// the provider's failure.
+fn stored_segments(collected: Collected) -> Result<Option<u32>, StageFailure> {
+    match collected {
+        Collected::Pending => Ok(None),
+        Collected::Stored { segments, .. } => Ok(Some(segments)),
+        Collected::Failed { kind, reason } => Err(StageFailure {
+            kind,
+            message: reason,
+            cancelled: false,
+        }),
+    }
 }
 
 /// Records the failure on the recording, then fails the run with the same type. A

@@ -48,6 +48,11 @@ pub struct SubmittedJob {
     /// through this result, so a replay sees the values the run used.
     pub poll_interval_secs: u64,
     pub timeout_secs: u64,
+    /// The provider answers in the request (Whisper): nothing was submitted, and the
+    /// workflow runs `transcription.transcribe_chunks` instead of waiting. Absent from the
+    /// histories of runs before the field existed, which were all asynchronous.
+    #[serde(default)]
+    pub synchronous: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -87,7 +92,16 @@ impl TranscriptionActivities {
     pub fn collect(input: CollectTranscript) -> Result<Collected, ActivityError> {
         unimplemented!()
     }
+
+    /// The synchronous provider's path: decodes the audio, cuts it into chunks and
+    /// transcribes them, heartbeating the chunks done. Idempotent by (job, chunk): a retry
+    /// sends only the chunks not yet stored, then stitches them into the transcript.
+    #[activity(name = "transcription.transcribe_chunks")]
+    pub fn transcribe_chunks(input: CollectTranscript) -> Result<Collected, ActivityError> {
+        unimplemented!()
+    }
 }
 
 pub use transcription_activities::Collect as CollectDef;
 pub use transcription_activities::Submit as SubmitDef;
+pub use transcription_activities::TranscribeChunks as TranscribeChunksDef;

@@ -18,6 +18,8 @@ pub mod validate;
 
 use std::sync::Arc;
 
+use crate::heartbeat::while_heartbeating;
+
 use mediadocs_config::{ConfigError, env::var_or};
 use mediadocs_providers::llm::ChatClient;
 use mediadocs_workflows::{
@@ -111,7 +113,13 @@ impl Documents {
         ctx: ActivityContext,
         chunk: ChunkRef,
     ) -> Result<ChunkSummary, ActivityError> {
-        while_heartbeating(&ctx, stage::summarize_chunk(&self, &chunk)).await
+        // The step is idempotent: its result is keyed by recording, level and index.
+        while_heartbeating(&ctx, || (), async {
+            stage::summarize_chunk(&self, &chunk)
+                .await
+                .map_err(DocumentError::into_activity_error)
+        })
+        .await
     }
 
     #[activity(definition = ReduceDef)]
@@ -121,7 +129,12 @@ impl Documents {
         ctx: ActivityContext,
         r: ReduceRef,
     ) -> Result<ChunkSummary, ActivityError> {
-        while_heartbeating(&ctx, stage::reduce(&self, &r)).await
+        while_heartbeating(&ctx, || (), async {
+            stage::reduce(&self, &r)
+                .await
+                .map_err(DocumentError::into_activity_error)
+        })
+        .await
     }
 
     #[activity(definition = WriteDef)]
@@ -131,28 +144,11 @@ impl Documents {
         ctx: ActivityContext,
         w: WriteRef,
     ) -> Result<DocumentRef, ActivityError> {
-        while_heartbeating(&ctx, stage::write(&self, &w)).await
-    }
-}
-
-/// Runs one LLM step while heartbeating, so that a worker that dies mid-call is noticed
-/// within the heartbeat timeout (not the call's five-minute bound) and the step is retried
-/// elsewhere, and so that a cancelled pipeline (a deleted recording) stops waiting on the
-/// model. The step itself is idempotent: its result is keyed by recording, level and index.
-async fn while_heartbeating<T>(
-    ctx: &ActivityContext,
-    step: impl std::future::Future<Output = Result<T, DocumentError>>,
-) -> Result<T, ActivityError> {
-    let beat = async {
-        loop {
-            // A heartbeat that cannot be encoded is a bug, not a reason to fail the step.
-            let _ = ctx.record_heartbeat(()).await;
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-        }
-    };
-    tokio::select! {
-        out = step => out.map_err(DocumentError::into_activity_error),
-        () = beat => unreachable!("the heartbeat loop never ends"),
-        () = ctx.cancelled() => Err(ActivityError::cancelled()),
+        while_heartbeating(&ctx, || (), async {
+            stage::write(&self, &w)
+                .await
+                .map_err(DocumentError::into_activity_error)
+        })
+        .await
     }
 }

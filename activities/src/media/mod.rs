@@ -3,8 +3,9 @@
 //! `source` reads the S3 object in ranged blocks, `sniff` names its container, `probe` asks
 //! symphonia for its tracks, and `tracks` puts symphonia's answer in the contract's terms.
 //! `decode` (with `resample`) turns the audio into 16 kHz mono samples for synchronous
-//! providers.
+//! providers, and `chunking` cuts those into the pieces such a provider accepts.
 
+pub mod chunking;
 pub mod decode;
 mod probe;
 mod resample;

@@ -70,6 +70,12 @@ impl TranscriptionSettings {
         }
     }
 
+    /// The client for the synchronous provider; `None` for the asynchronous ones.
+    pub fn sync_transcriber(&self) -> Option<Arc<super::whisper::WhisperClient>> {
+        (self.provider == Provider::Whisper)
+            .then(|| Arc::new(super::whisper::WhisperClient::new(self)))
+    }
+
     /// `{WEBHOOK_PUBLIC_URL}/api/webhooks/transcription/{provider}?recording=…&job=…&token=…`
     pub fn callback_url(&self, recording_id: &str, job_id: &str, token: &str) -> Url {
         let mut url = self.webhook_public_url.clone();

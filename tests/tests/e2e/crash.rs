@@ -1,6 +1,6 @@
-//! Durability: the worker *process* is killed with SIGKILL in the middle of the map phase;
-//! a new worker process finishes the pipeline, with no duplicate summaries, documents or
-//! passages.
+//! Durability: the worker *process* is killed with SIGKILL in the middle of the map phase,
+//! or of chunked Whisper transcription; a new worker process finishes the pipeline, with no
+//! duplicate summaries, documents, passages or transcribed chunks.
 
 use std::{
     process::{Child, Command, Stdio},
@@ -28,6 +28,18 @@ struct WorkerProcess(Child);
 
 impl WorkerProcess {
     fn spawn(ctx: &TestContext, sim: &str, llm: &str, api: &str, log: &std::path::Path) -> Self {
+        Self::spawn_with(ctx, sim, llm, api, log, &[])
+    }
+
+    /// `extra` environment variables override the defaults below.
+    fn spawn_with(
+        ctx: &TestContext,
+        sim: &str,
+        llm: &str,
+        api: &str,
+        log: &std::path::Path,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let db = ctx.database_settings();
         let s3 = ctx.s3_settings();
         let temporal = ctx.temporal_settings();
@@ -70,6 +82,7 @@ impl WorkerProcess {
             // Small chunks, so the map phase has many steps to be killed in the middle of.
             .env("DOCUMENT_CHUNK_TOKENS", "100")
             .env("RUST_LOG", "warn")
+            .envs(extra.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -202,4 +215,101 @@ async fn a_worker_killed_in_the_map_phase_is_replaced_and_the_pipeline_completes
     );
     assert_eq!(counts.3, 1, "one transcript");
     assert!(progress.chunks_total >= 4, "{progress:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_killed_during_chunked_whisper_resumes_without_redoing_finished_chunks() {
+    let ctx = TestContext::new().await;
+    let app = TestApp::spawn(&ctx).await;
+    let sim = OpenAiSimulator::start().await;
+    // Each chunk takes 1.5 s at the simulated Whisper, one at a time.
+    sim.set(|k| k.base_latency_ms = 1_500);
+    let whisper = [
+        ("TRANSCRIPTION_PROVIDER", "whisper"),
+        ("TRANSCRIPTION_CHUNK_MAX_SECS", "10"),
+        ("TRANSCRIPTION_CHUNK_CONCURRENCY", "1"),
+    ];
+    let scratch = tools::scratch_dir("crash-whisper");
+    let log = scratch.path().join("worker.log");
+    let spawn = || {
+        let url = sim.base_url();
+        WorkerProcess::spawn_with(&ctx, &url, &url, &app.base_url, &log, &whisper)
+    };
+    let first = spawn();
+
+    // A minute of audio: six chunks of at most 10 s.
+    let bytes = mediadocs_tests::media::tagged_wav(60, "crash-whisper");
+    let owner = app.register("crash-whisper@example.com").await;
+    let id = app.upload(&owner, "long.wav", "audio/wav", &bytes).await;
+    let recording = Uuid::parse_str(&id).unwrap();
+    let chunks_stored = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM transcription_chunks c JOIN transcription_jobs j ON j.id = c.job_id
+             WHERE j.recording_id = $1",
+        )
+        .bind(recording)
+        .fetch_one(&ctx.owner_pool)
+        .await
+        .unwrap()
+    };
+    wait::until(
+        "two chunks transcribed",
+        Duration::from_secs(60),
+        || async { (chunks_stored().await >= 2).then_some(()) },
+    )
+    .await;
+    first.kill();
+    let done_before = chunks_stored().await;
+    let requests_before = sim.calls().transcription_requests;
+
+    let _second = spawn();
+    let handle = ctx
+        .temporal
+        .get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"));
+    tokio::time::timeout(
+        Duration::from_secs(150),
+        handle.get_result(Default::default()),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "no result within 150 s; worker log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    })
+    .expect("the pipeline completes after the crash");
+
+    // A tone has no pauses, so where the cuts land (and so how many chunks there are) is up
+    // to the planner; the plan is the same for both attempts.
+    let chunks: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT c.start_ms, c.end_ms FROM transcription_chunks c
+         JOIN transcription_jobs j ON j.id = c.job_id WHERE j.recording_id = $1 ORDER BY c.chunk_index",
+    )
+    .bind(recording)
+    .fetch_all(&ctx.owner_pool)
+    .await
+    .unwrap();
+    assert!(
+        chunks.len() >= 6,
+        "a minute in chunks of at most 10 s: {chunks:?}"
+    );
+    let after = sim.calls().transcription_requests - requests_before;
+    // The new attempt sends exactly the chunks that were not stored, whatever the killed one
+    // had in flight.
+    assert_eq!(
+        after,
+        (chunks.len() as i64 - done_before) as u64,
+        "before the kill: {done_before} stored"
+    );
+    let (transcripts, segments): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM transcripts WHERE recording_id = $1),
+                (SELECT count(*) FROM transcript_segments WHERE recording_id = $1)",
+    )
+    .bind(recording)
+    .fetch_one(&ctx.owner_pool)
+    .await
+    .unwrap();
+    // The simulated Whisper answers in 5-second segments per chunk.
+    let expected: i64 = chunks.iter().map(|(s, e)| (e - s + 4_999) / 5_000).sum();
+    assert_eq!((transcripts, segments), (1, expected));
 }

@@ -14,3 +14,4 @@ pub(crate) mod providers;
 mod recordings;
 mod replay;
 mod roundtrip;
+mod whisper;

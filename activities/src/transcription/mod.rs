@@ -1,6 +1,8 @@
 //! The transcription stage's activities: submit a job to an asynchronous provider, collect
 //! its transcript into PostgreSQL, and mark a recording failed.
 //!
+//! `chunked` is the synchronous provider's path (Whisper), which needs no callback.
+//!
 //! A job row is created before the provider is called, so its ID can go into the callback
 //! URL; the provider's job ID is recorded once the provider accepts. A retried submit finds
 //! the row and does not submit again once that ID is known.
@@ -13,12 +15,13 @@ use mediadocs_config::tenancy;
 use mediadocs_providers::{
     transcription::{
         AsyncTranscriber, JobState, Provider, Submission, Transcript, TranscriptionError,
-        TranscriptionSettings,
+        TranscriptionSettings, whisper::WhisperClient,
     },
     webhook::job_token::{self, JobTokens},
 };
 use mediadocs_workflows::transcription::{
     CollectDef, CollectTranscript, Collected, SubmitDef, SubmitTranscription, SubmittedJob,
+    TranscribeChunksDef,
 };
 use sqlx::{PgPool, Postgres, Transaction};
 use temporalio_macros::activities;
@@ -27,6 +30,10 @@ use uuid::Uuid;
 
 use crate::recordings::{ids, permanent};
 
+mod chunked;
+
+pub use chunked::{ChunkProgress, ChunkedTranscriptionSettings};
+
 pub struct Transcription {
     pub pool: PgPool,
     pub s3: aws_sdk_s3::Client,
@@ -34,6 +41,9 @@ pub struct Transcription {
     pub settings: TranscriptionSettings,
     /// `None` when the configured provider is synchronous (Whisper).
     pub transcriber: Option<Arc<dyn AsyncTranscriber>>,
+    /// Set when it is.
+    pub whisper: Option<Arc<WhisperClient>>,
+    pub chunking: ChunkedTranscriptionSettings,
     pub tokens: JobTokens,
     pub timing: TranscriptionTiming,
 }
@@ -111,12 +121,7 @@ impl Transcription {
         input: SubmitTranscription,
     ) -> Result<SubmittedJob, ActivityError> {
         let (org, recording) = ids(&input.recording)?;
-        let Some(transcriber) = self.transcriber.clone() else {
-            return Err(permanent(
-                "TranscriptionUnsupported",
-                anyhow::anyhow!("{} is not an asynchronous provider", self.settings.provider),
-            ));
-        };
+        let provider = self.settings.provider;
         let run_id = ctx.info().workflow_run_id.clone().unwrap_or_default();
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
         let key: Option<String> =
@@ -143,12 +148,12 @@ impl Transcription {
                 .bind(org)
                 .bind(recording)
                 .bind(&run_id)
-                .bind(transcriber.provider().as_str())
+                .bind(provider.as_str())
                 .execute(&mut *tx)
                 .await?;
                 JobRow {
                     id,
-                    provider: transcriber.provider().as_str().to_owned(),
+                    provider: provider.as_str().to_owned(),
                     provider_job_id: None,
                     status: "submitting".into(),
                 }
@@ -161,10 +166,18 @@ impl Transcription {
             provider: job.provider.clone(),
             poll_interval_secs: self.timing.poll_interval.as_secs(),
             timeout_secs: self.timing.give_up_after.as_secs(),
+            synchronous: self.whisper.is_some(),
         };
-        if job.provider_job_id.is_some() || job.status != "submitting" {
+        // A synchronous provider is called by `transcribe_chunks`; there is nothing to submit.
+        if submitted.synchronous || job.provider_job_id.is_some() || job.status != "submitting" {
             return Ok(submitted);
         }
+        let Some(transcriber) = self.transcriber.clone() else {
+            return Err(permanent(
+                "TranscriptionUnsupported",
+                anyhow::anyhow!("{provider} is not an asynchronous provider"),
+            ));
+        };
         let audio_url = self
             .s3
             .get_object()
@@ -303,6 +316,20 @@ impl Transcription {
                 })
             }
         }
+    }
+
+    #[activity(definition = TranscribeChunksDef)]
+    #[tracing::instrument(skip_all, fields(recording_id = %input.recording.recording_id))]
+    pub async fn transcribe_chunks(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: CollectTranscript,
+    ) -> Result<Collected, ActivityError> {
+        let (org, recording) = ids(&input.recording)?;
+        let job_id =
+            Uuid::parse_str(&input.job_id).map_err(|e| permanent("InvalidInput", e.into()))?;
+        self.transcribe_in_chunks(&ctx, org, recording, job_id)
+            .await
     }
 }
 
