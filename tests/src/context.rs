@@ -16,6 +16,8 @@ pub struct TestContext {
     pub task_queue: String,
     pub s3: aws_sdk_s3::Client,
     pub bucket: String,
+    /// Set by [`TestContext::use_temporal`]: this test's own Temporal server.
+    own_temporal: Option<TemporalSettings>,
 }
 
 impl TestContext {
@@ -55,6 +57,7 @@ impl TestContext {
             task_queue,
             s3: connect::s3(&services.s3.settings(&bucket)),
             bucket: String::new(),
+            own_temporal: None,
         };
         ctx.s3
             .create_bucket()
@@ -71,7 +74,19 @@ impl TestContext {
     }
 
     pub fn temporal_settings(&self) -> TemporalSettings {
-        self.services.temporal.settings(&self.task_queue)
+        self.own_temporal
+            .clone()
+            .unwrap_or_else(|| self.services.temporal.settings(&self.task_queue))
+    }
+
+    /// Moves this test onto a Temporal server of its own (one it may stop and restart); the
+    /// API instances and workers it starts afterwards use that server.
+    pub async fn use_temporal(&mut self, server: &crate::temporal::TemporalServer) {
+        let settings = server.settings(&self.task_queue);
+        self.temporal = connect::temporal(&settings, "mediadocs-tests")
+            .await
+            .expect("connecting to the test's own Temporal server");
+        self.own_temporal = Some(settings);
     }
 
     pub fn s3_settings(&self) -> S3Settings {

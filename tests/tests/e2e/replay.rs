@@ -23,6 +23,8 @@ async fn saved_pipeline_histories_replay_against_the_current_code() {
         "poll-after-timeout",
         "retried-activity",
         "failure-no-speech",
+        "whisper-chunks",
+        "early-webhook",
     ] {
         assert!(
             names.iter().any(|n| n == required),

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mediadocs_tests::{
-    TestApp, TestContext,
+    TestApp, TestContext, histories,
     simulators::openai::OpenAiSimulator,
     tools,
     worker::{TestWorker, WorkerProviders},
@@ -39,6 +39,7 @@ async fn whisper_transcribes_a_browser_webm_in_chunks_and_stitches_the_times() {
         .upload(&owner, "weekly-sync.webm", "video/webm", &webm)
         .await;
     let outcome = pipeline_result(&ctx, &id).await;
+    histories::save(&ctx.temporal, &format!("recording-{id}"), "whisper-chunks").await;
     let recording = Uuid::parse_str(&id).unwrap();
 
     let chunks: Vec<(i32, i64, i64)> = sqlx::query_as(

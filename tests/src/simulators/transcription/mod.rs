@@ -45,6 +45,9 @@ pub struct Knobs {
     pub submit_500: u32,
     /// The next N polls answer a truncated body.
     pub truncated_polls: u32,
+    /// Answer a submission only after the job's callback was delivered, so the callback
+    /// arrives while the submitter still waits for the job's ID: an early webhook.
+    pub answer_submit_after_callback: bool,
 }
 
 /// What the simulator received and sent.

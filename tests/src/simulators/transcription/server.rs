@@ -102,12 +102,17 @@ async fn submit_assemblyai(
             .webhook_auth_header_name
             .zip(request.webhook_auth_header_value),
     });
-    tokio::spawn(callbacks::run_job(
+    let job = callbacks::run_job(
         shared.clone(),
         id.clone(),
         request.audio_url.clone(),
         callback,
-    ));
+    );
+    if shared.with(|s| s.knobs.answer_submit_after_callback) {
+        job.await;
+    } else {
+        tokio::spawn(job);
+    }
     Json(json!({ "id": id, "status": "queued", "audio_url": request.audio_url })).into_response()
 }
 

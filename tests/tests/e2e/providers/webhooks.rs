@@ -55,7 +55,11 @@ pub(crate) struct Stack {
 }
 
 pub(crate) async fn stack(poll: Duration) -> Stack {
-    let ctx = TestContext::new().await;
+    stack_on(TestContext::new().await, poll).await
+}
+
+/// A stack on `ctx`, which may have been moved onto a Temporal server of its own.
+pub(crate) async fn stack_on(ctx: TestContext, poll: Duration) -> Stack {
     let app = TestApp::spawn(&ctx).await;
     let sim = TranscriptionSimulator::start(
         "127.0.0.1:0",
