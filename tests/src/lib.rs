@@ -14,11 +14,13 @@ pub mod process;
 pub mod s3;
 pub mod services;
 pub mod simulators;
+pub mod staged_upload;
 pub mod stats;
 pub mod temporal;
 pub mod tools;
 pub mod wait;
 pub mod worker;
+pub mod worker_process;
 
 pub use app::TestApp;
 pub use context::TestContext;

@@ -7,18 +7,7 @@ pub fn wav(samples: u32, tone_hz: u32) -> Vec<u8> {
     let rate = 16_000u32;
     let data_len = samples * 2;
     let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
+    out.extend_from_slice(&wav_header(data_len));
     let period = rate.checked_div(tone_hz).map_or(0, |p| p.max(2));
     out.extend((0..samples).flat_map(|i| {
         let level: i16 = match period {
@@ -28,6 +17,32 @@ pub fn wav(samples: u32, tone_hz: u32) -> Vec<u8> {
         };
         level.to_le_bytes()
     }));
+    out
+}
+
+/// The 44-byte header of a 16 kHz mono 16-bit PCM WAV whose samples take `data_len` bytes.
+pub fn wav_header(data_len: u32) -> [u8; 44] {
+    let rate = 16_000u32;
+    let mut out = [0u8; 44];
+    let fields: [&[u8]; 12] = [
+        b"RIFF",
+        &(36 + data_len).to_le_bytes(),
+        b"WAVEfmt ",
+        &16u32.to_le_bytes(),
+        &1u16.to_le_bytes(), // PCM
+        &1u16.to_le_bytes(), // mono
+        &rate.to_le_bytes(),
+        &(rate * 2).to_le_bytes(),
+        &2u16.to_le_bytes(),
+        &16u16.to_le_bytes(),
+        b"data",
+        &data_len.to_le_bytes(),
+    ];
+    let mut at = 0;
+    for f in fields {
+        out[at..at + f.len()].copy_from_slice(f);
+        at += f.len();
+    }
     out
 }
 

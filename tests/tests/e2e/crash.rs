@@ -2,106 +2,44 @@
 //! or of chunked Whisper transcription; a new worker process finishes the pipeline, with no
 //! duplicate summaries, documents, passages or transcribed chunks.
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
-use base64::Engine;
 use mediadocs_providers::transcription::{Segment, Transcript};
 use mediadocs_tests::{
     TestApp, TestContext,
-    context::{TEST_SELFHOSTED_SECRETS, TEST_WEBHOOK_TOKEN_KEY},
+    context::TEST_SELFHOSTED_SECRETS,
     simulators::{
         openai::OpenAiSimulator,
         transcription::{Options, TranscriptionSimulator},
     },
     tools, wait,
+    worker_process::WorkerProcess,
 };
 use mediadocs_workflows::MediaPipelineWorkflow;
-use secrecy::ExposeSecret;
 use temporalio_client::WorkflowQueryOptions;
 use uuid::Uuid;
 
-/// A worker process, killed when dropped so that a failing test leaves none behind.
-struct WorkerProcess(Child);
-
-impl WorkerProcess {
-    fn spawn(ctx: &TestContext, sim: &str, llm: &str, api: &str, log: &std::path::Path) -> Self {
-        Self::spawn_with(ctx, sim, llm, api, log, &[])
-    }
-
-    /// `extra` environment variables override the defaults below.
-    fn spawn_with(
-        ctx: &TestContext,
-        sim: &str,
-        llm: &str,
-        api: &str,
-        log: &std::path::Path,
-        extra: &[(&str, &str)],
-    ) -> Self {
-        let db = ctx.database_settings();
-        let s3 = ctx.s3_settings();
-        let temporal = ctx.temporal_settings();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let child = Command::new(tools::workspace_binary("mediadocs-worker"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("DATABASE_URL", db.url.expose_secret())
-            .env(
-                "DATABASE_MIGRATION_URL",
-                db.migration_url.as_ref().unwrap().expose_secret(),
-            )
-            .env("TEMPORAL_ADDRESS", temporal.address.as_str())
-            .env("TEMPORAL_NAMESPACE", &temporal.namespace)
-            .env("TEMPORAL_TASK_QUEUE", &temporal.task_queue)
-            .env("S3_ENDPOINT", s3.endpoint.as_ref().unwrap().as_str())
-            .env("S3_BUCKET", &s3.bucket)
-            .env("S3_REGION", &s3.region)
-            .env("S3_ACCESS_KEY_ID", &s3.access_key_id)
-            .env("S3_SECRET_ACCESS_KEY", s3.secret_access_key.expose_secret())
-            .env("S3_FORCE_PATH_STYLE", "true")
-            .env("TRANSCRIPTION_PROVIDER", "selfhosted")
-            .env("TRANSCRIPTION_BASE_URL", sim)
-            .env("TRANSCRIPTION_POLL_INTERVAL_SECS", "600")
-            .env("WEBHOOK_PUBLIC_URL", api)
-            .env(
-                "WEBHOOK_TOKEN_KEY",
-                base64::engine::general_purpose::STANDARD.encode(TEST_WEBHOOK_TOKEN_KEY),
-            )
-            .env("LLM_BASE_URL", llm)
-            .env("LLM_MODEL", "simulated-chat")
-            .env(
-                "LOCAL_EMBEDDER_DIR",
-                tools::repo_root().join(".tools/models/all-MiniLM-L6-v2"),
-            )
-            // Small chunks, so the map phase has many steps to be killed in the middle of.
-            .env("DOCUMENT_CHUNK_TOKENS", "100")
-            .env("RUST_LOG", "warn")
-            .envs(extra.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting mediadocs-worker");
-        Self(child)
-    }
-
-    fn kill(mut self) {
-        self.0.kill().unwrap(); // SIGKILL
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A worker process for the self-hosted transcription simulator at `sim` and the LLM at
+/// `llm`, calling back the API at `api`; `extra` overrides any of it.
+fn worker(
+    ctx: &TestContext,
+    urls: (&str, &str, &str),
+    log: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> WorkerProcess {
+    let (sim, llm, api) = urls;
+    let mut env = vec![
+        ("TRANSCRIPTION_PROVIDER", "selfhosted"),
+        ("TRANSCRIPTION_BASE_URL", sim),
+        ("TRANSCRIPTION_POLL_INTERVAL_SECS", "600"),
+        ("WEBHOOK_PUBLIC_URL", api),
+        ("LLM_BASE_URL", llm),
+        ("LLM_MODEL", "simulated-chat"),
+        // Small chunks, so the map phase has many steps to be killed in the middle of.
+        ("DOCUMENT_CHUNK_TOKENS", "100"),
+    ];
+    env.extend_from_slice(extra);
+    WorkerProcess::spawn(&tools::workspace_binary("mediadocs-worker"), ctx, &env, log)
 }
 
 fn long_transcript() -> Transcript {
@@ -148,7 +86,9 @@ async fn a_worker_killed_in_the_map_phase_is_replaced_and_the_pipeline_completes
     sim.register(&bytes, long_transcript());
     let scratch = tools::scratch_dir("crash");
     let log = scratch.path().join("worker.log");
-    let first = WorkerProcess::spawn(&ctx, &sim.base_url(), &llm.base_url(), &app.base_url, &log);
+    let urls = (sim.base_url(), llm.base_url());
+    let urls = (urls.0.as_str(), urls.1.as_str(), app.base_url.as_str());
+    let first = worker(&ctx, urls, &log, &[]);
 
     let owner = app.register("crash@example.com").await;
     let id = app.upload(&owner, "crash.wav", "audio/wav", &bytes).await;
@@ -177,7 +117,7 @@ async fn a_worker_killed_in_the_map_phase_is_replaced_and_the_pipeline_completes
     .await;
     first.kill();
 
-    let _second = WorkerProcess::spawn(&ctx, &sim.base_url(), &llm.base_url(), &app.base_url, &log);
+    let _second = worker(&ctx, urls, &log, &[]);
     let outcome = tokio::time::timeout(
         Duration::from_secs(150),
         handle.get_result(Default::default()),
@@ -231,10 +171,8 @@ async fn a_worker_killed_during_chunked_whisper_resumes_without_redoing_finished
     ];
     let scratch = tools::scratch_dir("crash-whisper");
     let log = scratch.path().join("worker.log");
-    let spawn = || {
-        let url = sim.base_url();
-        WorkerProcess::spawn_with(&ctx, &url, &url, &app.base_url, &log, &whisper)
-    };
+    let url = sim.base_url();
+    let spawn = || worker(&ctx, (&url, &url, &app.base_url), &log, &whisper);
     let first = spawn();
 
     // A minute of audio: six chunks of at most 10 s.
