@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     DocumentError, Documents,
-    chunking::{self, count_tokens},
+    chunking::count_tokens,
     prompts::{self, SummaryInput},
     store::{self, NewDocument, Summary},
     validate::{self, Requirements},
@@ -49,10 +49,9 @@ pub async fn plan(
     let (org, rec) = ids(recording)?;
     let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
     store::require_recording(&mut tx, rec).await?;
-    let transcript = store::transcript(&mut tx, rec).await?;
     let context = docs.llm.context_tokens();
     let chunk_tokens = docs.settings.chunk_tokens_for(context);
-    let chunks = chunking::chunk(&transcript.segments, chunk_tokens).len() as u32;
+    let (chunks, duration_ms) = store::cut_chunks(&mut tx, org, rec, chunk_tokens).await?;
     store::drop_stale_chunks(&mut tx, rec, int(chunks)?).await?;
     tx.commit().await?;
     tracing::info!(recording_id = %rec, chunks, chunk_tokens, "document planned");
@@ -61,7 +60,7 @@ pub async fn plan(
         chunk_tokens,
         model_context_tokens: context,
         reduce_budget_tokens: docs.settings.reduce_budget_for(context),
-        duration_ms: transcript.duration_ms,
+        duration_ms,
     })
 }
 
@@ -78,19 +77,24 @@ pub async fn summarize_chunk(
     let idx = int(chunk.idx)?;
     let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
     store::require_recording(&mut tx, rec).await?;
-    let transcript = store::transcript(&mut tx, rec).await?;
-    let chunks = chunking::chunk(&transcript.segments, chunk.chunk_tokens);
-    let Some(c) = chunks.get(chunk.idx as usize) else {
+    // The plan step cut the transcript; a run from before it kept its cut (or one whose
+    // transcript was replaced since) cuts again, the same way.
+    let planned = match store::planned_chunk(&mut tx, rec, chunk.chunk_tokens, chunk.idx).await? {
+        Some(planned) => Some(planned),
+        None => {
+            store::cut_chunks(&mut tx, org, rec, chunk.chunk_tokens).await?;
+            store::planned_chunk(&mut tx, rec, chunk.chunk_tokens, chunk.idx).await?
+        }
+    };
+    let Some((c, total)) = planned else {
         return Err(DocumentError::InvalidInput(format!(
-            "chunk {} of {}",
-            chunk.idx,
-            chunks.len()
+            "chunk {} is beyond the transcript's chunks",
+            chunk.idx
         )));
     };
     let stored = store::summaries(&mut tx, rec, 0, idx, idx + 1).await?.pop();
     tx.commit().await?;
-    let request =
-        prompts::summarize_chunk(c, chunks.len() as u32, docs.settings.summary_max_tokens);
+    let request = prompts::summarize_chunk(&c, total, docs.settings.summary_max_tokens);
     let (start_ms, end_ms) = (c.start_ms, c.end_ms);
     summarise(docs, org, rec, request, stored, 0, idx, (start_ms, end_ms)).await
 }

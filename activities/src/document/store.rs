@@ -4,7 +4,11 @@
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::{DocumentError, chunking::Segment, prompts::Template};
+use super::{
+    DocumentError,
+    chunking::{self, Segment},
+    prompts::Template,
+};
 
 type Tx = Transaction<'static, Postgres>;
 
@@ -59,6 +63,72 @@ pub(super) async fn transcript(
         duration_ms: duration.unwrap_or(0).max(last_end),
         segments,
     })
+}
+
+/// Cuts the recording's transcript into chunks of at most `chunk_tokens` and keeps them,
+/// replacing any earlier cut. Returns how many there are, and the transcript's duration.
+pub(super) async fn cut_chunks(
+    tx: &mut Tx,
+    org: Uuid,
+    recording: Uuid,
+    chunk_tokens: u32,
+) -> Result<(u32, i64), DocumentError> {
+    let transcript = transcript(tx, recording).await?;
+    let chunks = chunking::chunk(&transcript.segments, chunk_tokens);
+    sqlx::query("DELETE FROM document_chunks WHERE recording_id = $1")
+        .bind(recording)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO document_chunks (recording_id, org_id, idx, job_id, chunk_tokens, start_ms, end_ms, text, tokens)
+         SELECT $1, $2, c.idx, t.job_id, $3, c.start_ms, c.end_ms, c.text, c.tokens
+         FROM UNNEST($4::int[], $5::bigint[], $6::bigint[], $7::text[], $8::int[])
+              AS c(idx, start_ms, end_ms, text, tokens),
+              transcripts t
+         WHERE t.recording_id = $1",
+    )
+    .bind(recording)
+    .bind(org)
+    .bind(chunk_tokens as i32)
+    .bind(chunks.iter().map(|c| c.idx as i32).collect::<Vec<_>>())
+    .bind(chunks.iter().map(|c| c.start_ms).collect::<Vec<_>>())
+    .bind(chunks.iter().map(|c| c.end_ms).collect::<Vec<_>>())
+    .bind(chunks.iter().map(|c| c.text.clone()).collect::<Vec<_>>())
+    .bind(chunks.iter().map(|c| c.tokens as i32).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok((chunks.len() as u32, transcript.duration_ms))
+}
+
+/// Chunk `idx` of the cut made for `chunk_tokens` from the current transcript, and how many
+/// chunks that cut has; `None` when there is no such cut (or no such chunk).
+pub(super) async fn planned_chunk(
+    tx: &mut Tx,
+    recording: Uuid,
+    chunk_tokens: u32,
+    idx: u32,
+) -> sqlx::Result<Option<(chunking::Chunk, u32)>> {
+    let row: Option<(i64, i64, String, i32, i64)> = sqlx::query_as(
+        "SELECT c.start_ms, c.end_ms, c.text, c.tokens,
+                (SELECT count(*) FROM document_chunks WHERE recording_id = $1)
+         FROM document_chunks c JOIN transcripts t ON t.recording_id = c.recording_id
+         WHERE c.recording_id = $1 AND c.idx = $3 AND c.chunk_tokens = $2 AND c.job_id = t.job_id",
+    )
+    .bind(recording)
+    .bind(chunk_tokens as i32)
+    .bind(idx as i32)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|(start_ms, end_ms, text, tokens, total)| {
+        let chunk = chunking::Chunk {
+            idx,
+            start_ms,
+            end_ms,
+            text,
+            tokens: tokens as u32,
+        };
+        (chunk, total as u32)
+    }))
 }
 
 pub(super) async fn template(tx: &mut Tx, org: Uuid) -> sqlx::Result<Option<Template>> {

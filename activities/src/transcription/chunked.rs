@@ -115,11 +115,12 @@ impl Transcription {
         if status == "completed" {
             return Ok(stored_summary(&mut tx, recording).await?);
         }
-        let stored: Vec<i32> =
-            sqlx::query_scalar("SELECT chunk_index FROM transcription_chunks WHERE job_id = $1")
-                .bind(job)
-                .fetch_all(&mut *tx)
-                .await?;
+        let stored: Vec<(i32, i64, i64)> = sqlx::query_as(
+            "SELECT chunk_index, start_ms, end_ms FROM transcription_chunks WHERE job_id = $1",
+        )
+        .bind(job)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
 
         let previous: Option<ChunkProgress> = ctx.heartbeat_details().deserialize().ok().flatten();
@@ -136,6 +137,25 @@ impl Transcription {
                 .collect(),
             _ => chunking::plan(&audio, self.chunking.limits),
         };
+        // A stored chunk counts only if it is the plan's chunk of that index; any other (cut
+        // by an older planner, without heartbeat details to say so) would corrupt the stitch.
+        let (kept, stale): (Vec<_>, Vec<_>) = stored.into_iter().partition(|&(i, start, end)| {
+            plan.get(i as usize).is_some_and(|r| {
+                (chunking::sample_ms(r.start), chunking::sample_ms(r.end)) == (start, end)
+            })
+        });
+        if !stale.is_empty() {
+            let stale: Vec<i32> = stale.iter().map(|c| c.0).collect();
+            let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
+            sqlx::query(
+                "DELETE FROM transcription_chunks WHERE job_id = $1 AND chunk_index = ANY($2)",
+            )
+            .bind(job)
+            .bind(&stale)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
         {
             let mut p = progress.lock().expect("progress lock");
             p.samples = audio.len() as u64;
@@ -143,7 +163,7 @@ impl Transcription {
                 .iter()
                 .map(|r| (r.start as u64, r.end as u64))
                 .collect();
-            p.done.extend(stored.iter().map(|&i| i as u32));
+            p.done = kept.iter().map(|c| c.0 as u32).collect();
         }
         let todo: Vec<Chunk> = plan
             .iter()

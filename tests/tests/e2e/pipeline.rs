@@ -215,6 +215,7 @@ async fn deleting_a_recording_mid_pipeline_cancels_it_and_leaves_nothing() {
         "pipeline_events",
         "transcripts",
         "documents",
+        "document_chunks",
         "passages",
     ] {
         let column = if table == "recordings" {
@@ -231,4 +232,148 @@ async fn deleting_a_recording_mid_pipeline_cancels_it_and_leaves_nothing() {
         .unwrap();
         assert_eq!(n, 0, "{table} keeps nothing of the deleted recording");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_media_error_fails_after_one_attempt_with_its_type_in_the_history() {
+    let s = stack(Duration::from_secs(600)).await;
+    let owner = s.app.register("garbage@example.com").await;
+    // A `.wav` whose bytes are no container at all.
+    let bytes: Vec<u8> = (0..64 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let id = s.app.upload(&owner, "noise.wav", "audio/wav", &bytes).await;
+    let handle = s
+        .ctx
+        .temporal
+        .get_workflow_handle::<MediaPipelineWorkflow>(workflow_id(&id));
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        handle.get_result(Default::default()),
+    )
+    .await
+    .unwrap()
+    .expect_err("the run fails");
+
+    let history = handle
+        .fetch_history(Default::default())
+        .to_json()
+        .await
+        .unwrap();
+    let history: Value = serde_json::from_slice(&history).unwrap();
+    let events = history["events"].as_array().unwrap();
+    let probe = events
+        .iter()
+        .find(|e| {
+            e["attributes"]["ActivityTaskScheduledEventAttributes"]["activity_type"]["name"]
+                == "media.probe"
+        })
+        .expect("the probe was scheduled")["event_id"]
+        .clone();
+    let attempts: Vec<&Value> = events
+        .iter()
+        .filter_map(|e| {
+            e["attributes"]["ActivityTaskStartedEventAttributes"]
+                .as_object()
+                .map(|_| e)
+        })
+        .filter(|e| {
+            e["attributes"]["ActivityTaskStartedEventAttributes"]["scheduled_event_id"] == probe
+        })
+        .collect();
+    assert_eq!(attempts.len(), 1, "one started event");
+    assert_eq!(
+        attempts[0]["attributes"]["ActivityTaskStartedEventAttributes"]["attempt"], 1,
+        "the first attempt was the last"
+    );
+    let failed = events
+        .iter()
+        .find_map(|e| {
+            let f = &e["attributes"]["ActivityTaskFailedEventAttributes"];
+            (f["scheduled_event_id"] == probe).then_some(f)
+        })
+        .expect("the probe failed");
+    let text = failed.to_string();
+    assert!(text.contains("UnsupportedMedia"), "{text}");
+    // The run's own failure carries the same type, for the Temporal UI's list of failures.
+    let closed = events
+        .iter()
+        .find_map(|e| e["attributes"]["WorkflowExecutionFailedEventAttributes"].as_object())
+        .expect("the run failed")
+        .clone();
+    assert!(
+        Value::Object(closed)
+            .to_string()
+            .contains("UnsupportedMedia")
+    );
+
+    let (status, stage): (String, Option<String>) =
+        sqlx::query_as("SELECT status, failed_stage FROM recordings WHERE id = $1")
+            .bind(Uuid::parse_str(&id).unwrap())
+            .fetch_one(&s.ctx.owner_pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), stage.as_deref()),
+        ("failed", Some("verify"))
+    );
+    assert_eq!(
+        s.sim.calls().submissions,
+        0,
+        "nothing was sent to transcribe"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_llm_rate_limiting_twice_is_retried_without_duplicate_rows() {
+    let s = stack(Duration::from_secs(600)).await;
+    s.llm.set(|k| {
+        k.rate_limit_next = 2;
+        k.retry_after_secs = 1;
+    });
+    let bytes = media("rate-limited");
+    s.sim.register(&bytes, sidecar());
+    let owner = s.app.register("rate-limited@example.com").await;
+    let id = s.app.upload(&owner, "rl.wav", "audio/wav", &bytes).await;
+    let outcome = pipeline_result(&s.ctx, &id).await;
+
+    let recording = Uuid::parse_str(&id).unwrap();
+    let (documents, summaries, passages): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM documents WHERE recording_id = $1),
+                (SELECT count(*) FROM document_summaries WHERE recording_id = $1 AND level = 0),
+                (SELECT count(*) FROM passages WHERE recording_id = $1)",
+    )
+    .bind(recording)
+    .fetch_one(&s.ctx.owner_pool)
+    .await
+    .unwrap();
+    assert_eq!((documents, summaries), (1, 1), "{outcome}");
+    assert_eq!(passages, outcome["passages"].as_i64().unwrap());
+    // The client waited out the two 429s (Retry-After: 1 s) itself: every activity
+    // succeeded on its first attempt.
+    let history = s
+        .ctx
+        .temporal
+        .get_workflow_handle::<MediaPipelineWorkflow>(workflow_id(&id))
+        .fetch_history(Default::default())
+        .to_json()
+        .await
+        .unwrap();
+    let history: Value = serde_json::from_slice(&history).unwrap();
+    let retried = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["attributes"]["ActivityTaskStartedEventAttributes"]["attempt"]
+                .as_i64()
+                .is_some_and(|a| a > 1)
+        })
+        .count();
+    assert_eq!(retried, 0);
+    let calls = s.llm.calls();
+    assert!(
+        calls.chat_requests >= 4,
+        "two refused, then summary and document: {calls:?}"
+    );
 }
