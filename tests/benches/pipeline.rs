@@ -447,8 +447,12 @@ async fn verify() {
         let uploaded = started.elapsed();
         // Idle, connected and polling: what the process holds before it verifies anything.
         let idle = worker.peak_rss().unwrap_or(0);
+        // Completing assembles the parts in S3, which for 2 GiB takes a while on its own;
+        // the verify stage starts once it returns.
         let started = Instant::now();
         app.complete_upload(&owner, &staged).await;
+        let completed = started.elapsed();
+        let started = Instant::now();
         let id = Uuid::parse_str(&staged.id).unwrap();
         let info: Value = wait::until("the media info", Duration::from_secs(120), || async {
             sqlx::query_scalar::<_, Option<Value>>(
@@ -463,13 +467,14 @@ async fn verify() {
         let verified = started.elapsed();
         let peak = worker.peak_rss().unwrap_or(0);
         println!(
-            "  {:>5} MiB: bytes read {:>7}, worker peak RSS {:.1} MB (idle {:.1} MB), verified in {:.0} ms (upload {:.1} s)",
+            "  {:>5} MiB: bytes read {:>7}, worker peak RSS {:.1} MB (idle {:.1} MB), verified in {:.0} ms after the upload ({:.1} s of PUTs, {:.1} s to complete)",
             size / 1024 / 1024,
             info["bytes_read"],
             peak as f64 / 1e6,
             idle as f64 / 1e6,
             ms(verified),
-            uploaded.as_secs_f64()
+            uploaded.as_secs_f64(),
+            completed.as_secs_f64()
         );
         worker.kill();
     }

@@ -156,15 +156,7 @@ impl Transcription {
             .await?;
             tx.commit().await?;
         }
-        {
-            let mut p = progress.lock().expect("progress lock");
-            p.samples = audio.len() as u64;
-            p.chunks = plan
-                .iter()
-                .map(|r| (r.start as u64, r.end as u64))
-                .collect();
-            p.done = kept.iter().map(|c| c.0 as u32).collect();
-        }
+        let done: BTreeSet<u32> = kept.iter().map(|c| c.0 as u32).collect();
         let todo: Vec<Chunk> = plan
             .iter()
             .enumerate()
@@ -172,25 +164,23 @@ impl Transcription {
                 index: i as u32,
                 range: range.clone(),
             })
-            .filter(|c| {
-                !progress
-                    .lock()
-                    .expect("progress lock")
-                    .done
-                    .contains(&c.index)
-            })
+            .filter(|c| !done.contains(&c.index))
             .collect();
+        *progress.lock().expect("progress lock") = ChunkProgress {
+            samples: audio.len() as u64,
+            chunks: plan
+                .iter()
+                .map(|r| (r.start as u64, r.end as u64))
+                .collect(),
+            done,
+        };
         tracing::info!(
             %recording, chunks = plan.len(), resumed = plan.len() - todo.len(),
             "transcribing in chunks"
         );
 
-        let audio = Arc::new(audio);
         let send_all = stream::iter(todo)
-            .map(|chunk| {
-                let (audio, whisper) = (audio.clone(), whisper.clone());
-                async move { self.send_chunk(&whisper, org, job, &audio, chunk).await }
-            })
+            .map(|chunk| self.send_chunk(&whisper, org, job, &audio, chunk))
             .buffer_unordered(self.chunking.concurrency.max(1))
             .try_for_each(|index| {
                 progress.lock().expect("progress lock").done.insert(index);
