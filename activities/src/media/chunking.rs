@@ -31,23 +31,29 @@ impl ChunkLimits {
     }
 }
 
-/// Consecutive sample ranges covering all of `samples` (16 kHz mono), each within `limits`.
-pub fn plan(samples: &[f32], limits: ChunkLimits) -> Vec<Range<usize>> {
+/// Consecutive sample ranges covering `len` samples (16 kHz mono), each within `limits`.
+/// `window(range)` reads the samples of `range`: only the stretches searched for a pause
+/// are read, so the audio need not be in memory.
+pub fn plan<E>(
+    len: usize,
+    limits: ChunkLimits,
+    mut window: impl FnMut(Range<usize>) -> Result<Vec<f32>, E>,
+) -> Result<Vec<Range<usize>>, E> {
     let max = limits.max_samples();
     let search = (SEARCH_SECS * TARGET_RATE as usize).min(max / 4);
     let mut chunks = Vec::new();
     let mut start = 0;
-    while samples.len() - start > max {
+    while len - start > max {
         let limit = start + max;
-        let cut = quietest_frame_end(&samples[limit - search..limit])
-            .map_or(limit, |at| limit - search + at);
+        let searched = window(limit - search..limit)?;
+        let cut = quietest_frame_end(&searched).map_or(limit, |at| limit - search + at);
         chunks.push(start..cut);
         start = cut;
     }
-    if start < samples.len() {
-        chunks.push(start..samples.len());
+    if start < len {
+        chunks.push(start..len);
     }
-    chunks
+    Ok(chunks)
 }
 
 /// Where in `window` the quietest whole frame ends; the latest one wins a tie, so chunks
@@ -72,7 +78,7 @@ pub fn wav(samples: &[f32]) -> Result<Vec<u8>, hound::Error> {
     let mut out = Cursor::new(Vec::with_capacity(WAV_HEADER as usize + samples.len() * 2));
     let mut writer = hound::WavWriter::new(&mut out, spec)?;
     for s in samples {
-        writer.write_sample((s.clamp(-1.0, 1.0) * f32::from(i16::MAX)) as i16)?;
+        writer.write_sample(super::pcm::to_i16(*s))?;
     }
     writer.finalize()?;
     Ok(out.into_inner())
@@ -95,6 +101,10 @@ mod tests {
             .collect()
     }
 
+    fn plan_of(audio: &[f32], limits: ChunkLimits) -> Vec<Range<usize>> {
+        plan(audio.len(), limits, |r| Ok::<_, ()>(audio[r].to_vec())).unwrap()
+    }
+
     #[test]
     fn chunks_cover_everything_within_both_limits() {
         let audio = tone(65);
@@ -108,7 +118,7 @@ mod tests {
                 max_bytes: 200_044,
             }, // 100k samples: 6.25 s
         ] {
-            let chunks = plan(&audio, limits);
+            let chunks = plan_of(&audio, limits);
             assert_eq!(chunks.first().unwrap().start, 0);
             assert_eq!(chunks.last().unwrap().end, audio.len());
             for pair in chunks.windows(2) {
@@ -129,7 +139,7 @@ mod tests {
             .iter_mut()
             .for_each(|s| *s = 0.0);
         // The limit falls at 14 s; the pause is in the stretch searched before it.
-        let chunks = plan(
+        let chunks = plan_of(
             &audio,
             ChunkLimits {
                 max_secs: 14,
@@ -139,7 +149,7 @@ mod tests {
         let cut = chunks[0].end;
         assert!((12 * RATE..=13 * RATE).contains(&cut), "cut at {cut}");
         assert!(
-            plan(
+            plan_of(
                 &[],
                 ChunkLimits {
                     max_secs: 20,

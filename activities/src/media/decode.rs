@@ -16,7 +16,7 @@ use symphonia::core::{
     probe::Hint,
 };
 
-use super::{resample::resample, tracks};
+use super::{resample::Resampler, tracks};
 
 pub const TARGET_RATE: u32 = 16_000;
 /// libopus always decodes at 48 kHz here, whatever rate the encoder was fed.
@@ -48,6 +48,21 @@ impl From<SymphoniaError> for DecodeError {
 
 /// Decodes the first audio track, mixed down to mono, at 16 kHz.
 pub fn decode_mono_16k(source: Box<dyn MediaSource>) -> Result<Vec<f32>, DecodeError> {
+    let mut all = Vec::new();
+    decode_mono_16k_into(source, &mut |samples| {
+        all.extend_from_slice(samples);
+        Ok(())
+    })?;
+    Ok(all)
+}
+
+/// Decodes the first audio track, mixed down to mono, at 16 kHz, handing the samples to
+/// `sink` a packet's worth at a time: memory stays flat however long the recording is.
+/// Returns how many samples went to the sink.
+pub fn decode_mono_16k_into(
+    source: Box<dyn MediaSource>,
+    sink: &mut dyn FnMut(&[f32]) -> Result<(), DecodeError>,
+) -> Result<u64, DecodeError> {
     let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
     let mut format = symphonia::default::get_probe()
         .format(
@@ -63,12 +78,53 @@ pub fn decode_mono_16k(source: Box<dyn MediaSource>) -> Result<Vec<f32>, DecodeE
         .find(|t| tracks::is_audio(&t.codec_params))
         .cloned()
         .ok_or(DecodeError::NoAudioTrack)?;
-    let (rate, mono) = if track.codec_params.codec == CODEC_TYPE_OPUS {
-        (OPUS_RATE, decode_opus(format.as_mut(), &track)?)
-    } else {
-        decode_with_symphonia(format.as_mut(), &track)?
+    let mut out = Resampled {
+        resampler: None,
+        buf: Vec::new(),
+        sink,
+        samples: 0,
     };
-    Ok(resample(&mono, rate, TARGET_RATE))
+    if track.codec_params.codec == CODEC_TYPE_OPUS {
+        decode_opus(format.as_mut(), &track, &mut out)?;
+    } else {
+        decode_with_symphonia(format.as_mut(), &track, &mut out)?;
+    }
+    out.finish()?;
+    Ok(out.samples)
+}
+
+/// Mono samples at the source's rate in, 16 kHz samples out to the sink.
+struct Resampled<'a> {
+    /// Made for the rate of the first decoded packet.
+    resampler: Option<Resampler>,
+    buf: Vec<f32>,
+    sink: &'a mut dyn FnMut(&[f32]) -> Result<(), DecodeError>,
+    samples: u64,
+}
+
+impl Resampled<'_> {
+    fn push(&mut self, rate: u32, mono: &[f32]) -> Result<(), DecodeError> {
+        self.resampler
+            .get_or_insert_with(|| Resampler::new(rate, TARGET_RATE))
+            .push(mono, &mut self.buf);
+        self.flush()
+    }
+
+    fn finish(&mut self) -> Result<(), DecodeError> {
+        if let Some(r) = self.resampler.as_mut() {
+            r.finish(&mut self.buf);
+        }
+        self.flush()
+    }
+
+    fn flush(&mut self) -> Result<(), DecodeError> {
+        if !self.buf.is_empty() {
+            (self.sink)(&self.buf)?;
+            self.samples += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(())
+    }
 }
 
 /// The track's next packet, or `None` at the end of the stream.
@@ -85,22 +141,25 @@ fn next_packet(format: &mut dyn FormatReader, track: u32) -> Result<Option<Packe
     }
 }
 
-fn decode_opus(format: &mut dyn FormatReader, track: &Track) -> Result<Vec<f32>, DecodeError> {
+fn decode_opus(
+    format: &mut dyn FormatReader,
+    track: &Track,
+    out: &mut Resampled<'_>,
+) -> Result<(), DecodeError> {
     let opus_err = |e: opus::Error| DecodeError::Corrupt(format!("opus: {e}"));
     // Asking libopus for one channel makes it mix a stereo stream down itself.
     let mut decoder = opus::Decoder::new(OPUS_RATE, opus::Channels::Mono).map_err(opus_err)?;
     let mut skip = pre_skip(track.codec_params.extra_data.as_deref());
     let mut frame = vec![0f32; OPUS_MAX_FRAME];
-    let mut out = Vec::new();
     while let Some(packet) = next_packet(format, track.id)? {
         let n = decoder
             .decode_float(&packet.data, &mut frame, false)
             .map_err(opus_err)?;
         let dropped = skip.min(n);
         skip -= dropped;
-        out.extend_from_slice(&frame[dropped..n]);
+        out.push(OPUS_RATE, &frame[dropped..n])?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Samples the encoder's look-ahead put before the audio: OpusHead's pre-skip, a
@@ -117,11 +176,11 @@ fn pre_skip(opus_head: Option<&[u8]>) -> usize {
 fn decode_with_symphonia(
     format: &mut dyn FormatReader,
     track: &Track,
-) -> Result<(u32, Vec<f32>), DecodeError> {
+    out: &mut Resampled<'_>,
+) -> Result<(), DecodeError> {
     let mut decoder =
         symphonia::default::get_codecs().make(&track.codec_params, &DecoderOptions::default())?;
-    let mut rate = track.codec_params.sample_rate;
-    let mut out = Vec::new();
+    let mut mono = Vec::new();
     while let Some(packet) = next_packet(format, track.id)? {
         let decoded = match decoder.decode(&packet) {
             Ok(d) => d,
@@ -133,17 +192,17 @@ fn decode_with_symphonia(
             Err(e) => return Err(e.into()),
         };
         let spec = *decoded.spec();
-        rate = Some(spec.rate);
         let mut interleaved = SampleBuffer::<f32>::new(decoded.capacity() as u64, spec);
         interleaved.copy_interleaved_ref(decoded);
         let channels = spec.channels.count().max(1);
-        out.extend(
+        mono.clear();
+        mono.extend(
             interleaved
                 .samples()
                 .chunks_exact(channels)
                 .map(|frame| frame.iter().sum::<f32>() / channels as f32),
         );
+        out.push(spec.rate, &mono)?;
     }
-    let rate = rate.ok_or_else(|| DecodeError::Corrupt("no sample rate".into()))?;
-    Ok((rate, out))
+    Ok(())
 }

@@ -7,6 +7,7 @@
 
 pub mod chunking;
 pub mod decode;
+pub mod pcm;
 mod probe;
 mod resample;
 mod sniff;

@@ -30,7 +30,8 @@ use crate::{
     heartbeat::while_heartbeating,
     media::{
         chunking::{self, ChunkLimits},
-        decode::{DecodeError, decode_mono_16k},
+        decode::{DecodeError, decode_mono_16k_into},
+        pcm::{PcmFile, PcmWriter},
     },
     recordings::permanent,
 };
@@ -128,14 +129,22 @@ impl Transcription {
         let beat = progress.clone();
         let details = move || beat.lock().expect("progress lock").clone();
 
-        let audio = while_heartbeating(ctx, &details, self.decode(&key)).await?;
+        let audio = Arc::new(while_heartbeating(ctx, &details, self.decode(&key)).await?);
         let plan = match previous {
             Some(p) if p.samples == audio.len() as u64 && !p.chunks.is_empty() => p
                 .chunks
                 .iter()
                 .map(|&(s, e)| s as usize..e as usize)
                 .collect(),
-            _ => chunking::plan(&audio, self.chunking.limits),
+            _ => {
+                let (audio, limits) = (audio.clone(), self.chunking.limits);
+                tokio::task::spawn_blocking(move || {
+                    chunking::plan(audio.len(), limits, |r| audio.read(r))
+                })
+                .await
+                .context("planning the chunks")?
+                .context("reading the decoded audio")?
+            }
         };
         // A stored chunk counts only if it is the plan's chunk of that index; any other (cut
         // by an older planner, without heartbeat details to say so) would corrupt the stitch.
@@ -193,8 +202,9 @@ impl Transcription {
     }
 
     /// Downloads the object to a temporary file (decoding reads it front to back, which
-    /// ranged reads would turn into thousands of requests) and decodes it off the runtime.
-    async fn decode(&self, key: &str) -> Result<Vec<f32>, ActivityError> {
+    /// ranged reads would turn into thousands of requests) and decodes it off the runtime,
+    /// into a temporary file of 16 kHz PCM.
+    async fn decode(&self, key: &str) -> Result<PcmFile, ActivityError> {
         let file = tempfile::NamedTempFile::new().context("a temporary file for the audio")?;
         let mut out =
             tokio::fs::File::from_std(file.as_file().try_clone().context("the temporary file")?);
@@ -221,7 +231,9 @@ impl Transcription {
         out.flush().await.context("writing the temporary file")?;
         let decoded = tokio::task::spawn_blocking(move || {
             let source = file.reopen()?;
-            decode_mono_16k(Box::new(source))
+            let mut pcm = PcmWriter::create()?;
+            decode_mono_16k_into(Box::new(source), &mut |samples| Ok(pcm.write(samples)?))?;
+            Ok(pcm.finish()?)
         })
         .await
         .context("decoding interrupted")?;
@@ -239,10 +251,16 @@ impl Transcription {
         whisper: &WhisperClient,
         org: Uuid,
         job: Uuid,
-        audio: &[f32],
+        audio: &Arc<PcmFile>,
         chunk: Chunk,
     ) -> Result<u32, ActivityError> {
-        let wav = chunking::wav(&audio[chunk.range.clone()]).context("encoding a WAV chunk")?;
+        let (audio, range) = (audio.clone(), chunk.range.clone());
+        let wav = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+            Ok(chunking::wav(&audio.read(range)?)?)
+        })
+        .await
+        .context("encoding interrupted")?
+        .context("encoding a WAV chunk")?;
         let result = whisper
             .transcribe(&format!("chunk-{}.wav", chunk.index), wav.into(), None)
             .await
