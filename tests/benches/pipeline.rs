@@ -12,12 +12,15 @@
 //!    plus the same for each reduce level, plus the final write. Target: at most 1.25×.
 //! 3. **Verify.** A worker process verifying a small recording and a 2 GiB one: its peak
 //!    RSS and the bytes the probe read. Target: under 150 MB, bytes independent of size.
+//! 4. **Whisper.** A worker process transcribing long recordings through the Whisper
+//!    simulator (decode, resample, chunk, send): its peak RSS, which should not grow with
+//!    the recording's length, and the wall time.
 //!
 //!     cargo bench -p mediadocs-tests --bench pipeline
 //!
-//! Knobs: BENCH_PARTS (overhead,mapreduce,verify), BENCH_RUNS (10 sequential recordings),
+//! Knobs: BENCH_PARTS (overhead,mapreduce,verify,whisper), BENCH_RUNS (10 sequential recordings),
 //! BENCH_CONCURRENT (100), BENCH_LLM_LATENCY_MS (200), BENCH_HOURS (3), BENCH_FAN_OUT (4),
-//! BENCH_VERIFY_MIB (2048).
+//! BENCH_VERIFY_MIB (2048), BENCH_WHISPER_MINUTES (10,60).
 
 use std::{
     num::NonZeroUsize,
@@ -481,8 +484,83 @@ async fn verify() {
     println!("  target: peak RSS < 150 MB, bytes read the same for both sizes");
 }
 
+async fn whisper() {
+    let minutes: Vec<u32> = std::env::var("BENCH_WHISPER_MINUTES")
+        .unwrap_or_else(|_| "10,60".into())
+        .split(',')
+        .map(|m| m.trim().parse().expect("minutes"))
+        .collect();
+    let ctx = TestContext::new().await;
+    let app = api(&ctx).await;
+    let sim = OpenAiSimulator::start().await;
+    let owner = app.register("whisper-bench@example.com").await;
+    let scratch = tools::scratch_dir("bench-whisper");
+    let binary = if cfg!(debug_assertions) {
+        tools::workspace_binary("mediadocs-worker")
+    } else {
+        tools::release_binary("mediadocs-worker")
+    };
+    let url = sim.base_url();
+    let env = [
+        ("TRANSCRIPTION_PROVIDER", "whisper"),
+        ("TRANSCRIPTION_BASE_URL", url.as_str()),
+        ("WEBHOOK_PUBLIC_URL", app.base_url.as_str()),
+        ("LLM_BASE_URL", url.as_str()),
+        ("EMBEDDINGS_PROVIDER", "openai"),
+        ("EMBEDDINGS_BASE_URL", url.as_str()),
+        ("EMBEDDINGS_DIMENSION", "384"),
+    ];
+    println!(
+        "\n4. whisper: a worker process ({}) transcribing a 16 kHz WAV through the Whisper \
+         simulator in 10-minute chunks, 3 at a time",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+    for m in minutes {
+        let worker = WorkerProcess::spawn(
+            &binary,
+            &ctx,
+            &env,
+            &scratch.path().join(format!("worker-{m}.log")),
+        );
+        let wav = media::tagged_wav(m * 60, &format!("whisper-{m}"));
+        let staged = app
+            .stage_upload(&owner, "long.wav", "audio/wav", wav.len() as u64, |o, n| {
+                wav[o as usize..o as usize + n].to_vec()
+            })
+            .await;
+        let idle = worker.peak_rss().unwrap_or(0);
+        let started = Instant::now();
+        app.complete_upload(&owner, &staged).await;
+        let id = Uuid::parse_str(&staged.id).unwrap();
+        let segments: i64 = wait::until("the transcript", Duration::from_secs(1800), || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT segment_count::bigint FROM transcripts WHERE recording_id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&ctx.owner_pool)
+            .await
+            .unwrap()
+        })
+        .await;
+        let took = started.elapsed();
+        println!(
+            "  {m:>4} min ({:.0} MB): {segments} segments in {:.1} s, worker peak RSS {:.1} MB (idle {:.1} MB)",
+            wav.len() as f64 / 1e6,
+            took.as_secs_f64(),
+            worker.peak_rss().unwrap_or(0) as f64 / 1e6,
+            idle as f64 / 1e6,
+        );
+        worker.kill();
+    }
+}
+
 fn main() {
-    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "overhead,mapreduce,verify".into());
+    let parts =
+        std::env::var("BENCH_PARTS").unwrap_or_else(|_| "overhead,mapreduce,verify,whisper".into());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -493,7 +571,8 @@ fn main() {
                 "overhead" => overhead().await,
                 "mapreduce" => map_reduce().await,
                 "verify" => verify().await,
-                other => panic!("unknown part {other:?}: overhead, mapreduce or verify"),
+                "whisper" => whisper().await,
+                other => panic!("unknown part {other:?}: overhead, mapreduce, verify or whisper"),
             }
         }
     });

@@ -68,7 +68,7 @@ fn quietest_frame_end(window: &[f32]) -> Option<usize> {
 }
 
 /// 16-bit PCM WAV at 16 kHz: the smallest lossless format every Whisper server reads.
-pub fn wav(samples: &[f32]) -> Result<Vec<u8>, hound::Error> {
+pub fn wav(samples: &[i16]) -> Result<Vec<u8>, hound::Error> {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: TARGET_RATE,
@@ -78,7 +78,7 @@ pub fn wav(samples: &[f32]) -> Result<Vec<u8>, hound::Error> {
     let mut out = Cursor::new(Vec::with_capacity(WAV_HEADER as usize + samples.len() * 2));
     let mut writer = hound::WavWriter::new(&mut out, spec)?;
     for s in samples {
-        writer.write_sample(super::pcm::to_i16(*s))?;
+        writer.write_sample(*s)?;
     }
     writer.finalize()?;
     Ok(out.into_inner())
@@ -98,6 +98,13 @@ mod tests {
     fn tone(seconds: usize) -> Vec<f32> {
         (0..seconds * RATE)
             .map(|i| 0.5 * (i as f32 * 0.05).sin())
+            .collect()
+    }
+
+    fn pcm16(samples: &[f32]) -> Vec<i16> {
+        samples
+            .iter()
+            .map(|s| crate::media::pcm::to_i16(*s))
             .collect()
     }
 
@@ -126,7 +133,7 @@ mod tests {
             }
             for c in &chunks {
                 assert!(c.len() <= limits.max_samples(), "{limits:?}: {c:?}");
-                assert!(wav(&audio[c.clone()]).unwrap().len() as u64 <= limits.max_bytes);
+                assert!(wav(&pcm16(&audio[c.clone()])).unwrap().len() as u64 <= limits.max_bytes);
             }
         }
     }
@@ -162,7 +169,7 @@ mod tests {
 
     #[test]
     fn wav_chunks_carry_their_duration() {
-        let bytes = wav(&tone(2)).unwrap();
+        let bytes = wav(&pcm16(&tone(2))).unwrap();
         let reader = hound::WavReader::new(Cursor::new(bytes)).unwrap();
         assert_eq!(reader.spec().sample_rate, TARGET_RATE);
         assert_eq!(reader.duration() as usize, 2 * RATE);

@@ -60,14 +60,23 @@ impl PcmFile {
         self.samples == 0
     }
 
-    /// Samples `range`, as f32 in [-1, 1].
-    pub fn read(&self, range: Range<usize>) -> io::Result<Vec<f32>> {
+    /// Samples `range`, as stored.
+    pub fn read_i16(&self, range: Range<usize>) -> io::Result<Vec<i16>> {
         let mut bytes = vec![0u8; range.len() * 2];
         self.file
             .read_exact_at(&mut bytes, range.start as u64 * 2)?;
         Ok(bytes
             .chunks_exact(2)
-            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / f32::from(i16::MAX))
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect())
+    }
+
+    /// Samples `range`, as f32 in [-1, 1].
+    pub fn read(&self, range: Range<usize>) -> io::Result<Vec<f32>> {
+        Ok(self
+            .read_i16(range)?
+            .into_iter()
+            .map(|s| f32::from(s) / f32::from(i16::MAX))
             .collect())
     }
 }

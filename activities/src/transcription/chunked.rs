@@ -256,7 +256,7 @@ impl Transcription {
     ) -> Result<u32, ActivityError> {
         let (audio, range) = (audio.clone(), chunk.range.clone());
         let wav = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
-            Ok(chunking::wav(&audio.read(range)?)?)
+            Ok(chunking::wav(&audio.read_i16(range)?)?)
         })
         .await
         .context("encoding interrupted")?
