@@ -102,6 +102,10 @@ impl Pipeline {
             )
             .await?;
         }
+        if input.status == "started" {
+            let percent = events::stage_percent(&input.stage);
+            events::progress(&mut tx, org, recording, &input.stage, percent, None).await?;
+        }
         if input.status == "failed" {
             events::emit(
                 &mut tx,

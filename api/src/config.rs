@@ -2,6 +2,7 @@
 
 use std::{net::SocketAddr, num::NonZeroU32, str::FromStr, time::Duration};
 
+pub use crate::events::EventSettings;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use mediadocs_config::{
     ConfigError, DatabaseSettings, S3Settings, TemporalSettings, env, telemetry::LogFormat,
@@ -22,6 +23,8 @@ pub struct ApiSettings {
     pub auth: AuthSettings,
     pub uploads: UploadSettings,
     pub webhooks: WebhookSettings,
+    pub chat: crate::chat::ChatSettings,
+    pub events: EventSettings,
     pub database: DatabaseSettings,
     pub temporal: TemporalSettings,
     pub s3: S3Settings,
@@ -29,7 +32,9 @@ pub struct ApiSettings {
 
 impl ApiSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
+        let cors_origins = cors_origins()?;
         Ok(Self {
+            events: EventSettings::from_env(&cors_origins)?,
             addr: env::var_or(
                 "API_ADDR",
                 "127.0.0.1:8080",
@@ -37,10 +42,11 @@ impl ApiSettings {
             )?,
             log_format: env::var_or("LOG_FORMAT", "text", "`text` or `json`")?,
             diagnostics: env::flag_or("API_DIAGNOSTICS", false)?,
-            cors_origins: cors_origins()?,
+            cors_origins,
             auth: AuthSettings::from_env()?,
             uploads: UploadSettings::from_env()?,
             webhooks: WebhookSettings::from_env()?,
+            chat: crate::chat::ChatSettings::from_env()?,
             database: DatabaseSettings::from_env()?,
             temporal: TemporalSettings::from_env()?,
             s3: S3Settings::from_env()?,

@@ -3,9 +3,11 @@
 //! [`app`] builds the whole router; `main` and the end-to-end tests both serve it.
 
 pub mod auth;
+pub mod chat;
 pub mod config;
 pub mod diagnostics;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod http_metrics;

@@ -19,11 +19,22 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %settings.addr, "api listening");
 
     let state = AppState::new(pool, temporal, s3, settings);
+    // Loads the local embedding model now, once, and stops here if chat is misconfigured.
+    state
+        .chat
+        .ready()
+        .await
+        .context("chat's embedder and LLM client")?;
+    let events = state.events.clone();
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(mediadocs_config::shutdown::signal())
+    .with_graceful_shutdown(async move {
+        mediadocs_config::shutdown::signal().await;
+        // Live feeds would otherwise hold the shutdown open until their tokens expire.
+        events.close();
+    })
     .await
     .context("serving")
 }

@@ -20,7 +20,9 @@ use crate::AppState;
         (name = "auth", description = "Accounts, sessions and tokens"),
         (name = "orgs", description = "Orgs, members, invites and API keys"),
         (name = "recordings", description = "Recordings and their presigned multipart uploads"),
+        (name = "chat", description = "Questions answered from the recordings, with citations; search; conversations"),
         (name = "webhooks", description = "Callbacks from providers, authenticated per provider"),
+        (name = "events", description = "The live event feed: WebSocket (with a ticket) or SSE, resumable by event ID"),
         (name = "diagnostics", description = "End-to-end smoke tests for operators"),
     )
 )]
@@ -51,7 +53,9 @@ pub fn routes(diagnostics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi)
         .merge(crate::auth::router())
         .merge(crate::orgs::router())
         .merge(crate::recordings::router())
-        .merge(crate::webhooks::router());
+        .merge(crate::chat::router())
+        .merge(crate::webhooks::router())
+        .merge(crate::events::router());
     if diagnostics {
         router = router.merge(crate::diagnostics::router());
     }

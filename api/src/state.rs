@@ -18,6 +18,10 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub login_limiter: LoginLimiter,
     pub settings: Arc<ApiSettings>,
+    /// Chat's embedder, LLM client and rate limiter.
+    pub chat: crate::chat::ChatState,
+    /// This instance's live event fan-out (LISTEN, hub, pruning).
+    pub events: crate::events::Events,
 }
 
 impl AppState {
@@ -28,6 +32,7 @@ impl AppState {
         settings: ApiSettings,
     ) -> Self {
         let auth = &settings.auth;
+        let events = crate::events::Events::start(&pool, &settings.events);
         Self {
             pool,
             temporal,
@@ -39,6 +44,8 @@ impl AppState {
                 auth.access_ttl,
             )),
             login_limiter: LoginLimiter::new(auth.login_per_account, auth.login_per_ip),
+            chat: crate::chat::ChatState::new(settings.chat.clone()),
+            events,
             settings: Arc::new(settings),
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod connect;
 pub mod env;
+pub mod events;
 pub mod s3_util;
 pub mod settings;
 pub mod shutdown;

@@ -10,15 +10,11 @@
 //!
 //! Knobs: BENCH_RUNS (5), BENCH_UPLOAD_MIB (1024), BENCH_UPLOAD_CONCURRENCY (4).
 
-use std::{
-    process::{Child, Command},
-    time::{Duration, Instant},
-};
+use std::{process::Command, time::Instant};
 
 use futures::{StreamExt, stream};
 use mediadocs_api::{AppState, recordings::presign};
-use mediadocs_tests::{TestContext, stats::Spread, tools, wait};
-use secrecy::ExposeSecret;
+use mediadocs_tests::{TestContext, api_process::ApiProcess, stats::Spread};
 use serde_json::{Value, json};
 
 const MIB: usize = 1024 * 1024;
@@ -31,83 +27,25 @@ fn knob(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// The real `mediadocs-api` binary on a free port, pointed at this context's services.
-struct ApiProcess {
-    child: Child,
-    base: String,
-}
-
-impl ApiProcess {
-    async fn start(ctx: &TestContext) -> Self {
-        let port = wait::free_port();
-        let db = ctx.database_settings();
-        let s3 = ctx.s3_settings();
-        let binary = if cfg!(debug_assertions) {
-            tools::workspace_binary("mediadocs-api")
-        } else {
-            tools::release_binary("mediadocs-api")
-        };
-        let child = Command::new(binary)
-            .env("API_ADDR", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", db.url.expose_secret())
-            .env(
-                "DATABASE_MIGRATION_URL",
-                db.migration_url.as_ref().unwrap().expose_secret(),
-            )
-            .env("TEMPORAL_ADDRESS", ctx.temporal_settings().address.as_str())
-            .env("TEMPORAL_TASK_QUEUE", &ctx.task_queue)
-            .env("S3_ENDPOINT", s3.endpoint.as_ref().unwrap().as_str())
-            .env("S3_BUCKET", &s3.bucket)
-            .env("S3_ACCESS_KEY_ID", &s3.access_key_id)
-            .env("S3_SECRET_ACCESS_KEY", s3.secret_access_key.expose_secret())
-            .env(
-                "JWT_KEYS",
-                "bench:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-            )
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("starting mediadocs-api");
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        wait::until("the API to be ready", Duration::from_secs(60), || async {
-            http.get(format!("{base}/readyz"))
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status() == 200)
-                .map(|_| ())
-        })
-        .await;
-        Self { child, base }
-    }
-
-    /// Bytes received so far on the API's established TCP connections, from the kernel's
-    /// per-socket counters (`ss -ti`). /proc/<pid>/io's rchar does not count recv(2), which
-    /// is how the API reads its sockets.
-    fn bytes_received(&self) -> u64 {
-        let port = self.base.rsplit(':').next().unwrap();
-        let out = Command::new("ss")
-            .args([
-                "-tinH",
-                "state",
-                "established",
-                &format!("( sport = :{port} )"),
-            ])
-            .output()
-            .expect("running ss");
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .filter_map(|field| field.strip_prefix("bytes_received:"))
-            .filter_map(|v| v.parse::<u64>().ok())
-            .sum()
-    }
-}
-
-impl Drop for ApiProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Bytes received so far on the API's established TCP connections, from the kernel's
+/// per-socket counters (`ss -ti`). /proc/<pid>/io's rchar does not count recv(2), which
+/// is how the API reads its sockets.
+fn bytes_received(api: &ApiProcess) -> u64 {
+    let port = api.base.rsplit(':').next().unwrap();
+    let out = Command::new("ss")
+        .args([
+            "-tinH",
+            "state",
+            "established",
+            &format!("( sport = :{port} )"),
+        ])
+        .output()
+        .expect("running ss");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|field| field.strip_prefix("bytes_received:"))
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum()
 }
 
 async fn presign_in_process(state: &AppState, upload_id: &str) -> f64 {
@@ -308,9 +246,9 @@ fn main() {
         let data: Vec<u8> = (0..mib * MIB).map(|i| (i % 251) as u8).collect();
         let (mut via_api, mut direct, mut ratio, mut api_bytes) = (vec![], vec![], vec![], vec![]);
         for r in 0..runs {
-            let before = api.bytes_received();
+            let before = bytes_received(&api);
             let through = upload_through_api(&http, &api.base, &token, &data, concurrency).await;
-            api_bytes.push(api.bytes_received().saturating_sub(before) as f64);
+            api_bytes.push(bytes_received(&api).saturating_sub(before) as f64);
             let straight = upload_direct(&ctx, &format!("bench/direct-{r}"), &data, concurrency).await;
             eprintln!("  run {r}: presigned {through:.0} MiB/s, direct {straight:.0} MiB/s, API read {} bytes", api_bytes[r]);
             via_api.push(through);

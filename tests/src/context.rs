@@ -102,6 +102,11 @@ impl TestContext {
             cors_origins: vec!["https://app.example.com".into()],
             auth: test_auth_settings(),
             webhooks: test_webhook_settings(),
+            chat: test_chat_settings(),
+            events: mediadocs_api::config::EventSettings {
+                allowed_origins: vec!["https://app.example.com".into()],
+                ..Default::default()
+            },
             uploads: mediadocs_api::config::UploadSettings {
                 part_size: 8 * 1024 * 1024,
                 max_size: 10 * 1024 * 1024 * 1024,
@@ -175,4 +180,16 @@ pub fn test_webhook_settings() -> mediadocs_api::config::WebhookSettings {
             .map(|s| Secret::parse(s).expect("a valid test secret"))
             .collect(),
     }
+}
+
+/// Chat against an unreachable LLM (tests that chat point it at a simulator) and the real
+/// local embedder, which is loaded only when a test first asks a question.
+pub fn test_chat_settings() -> mediadocs_api::chat::ChatSettings {
+    mediadocs_api::chat::ChatSettings::with_providers(
+        mediadocs_providers::llm::LlmSettings::for_base_url(
+            "http://127.0.0.1:9/v1".parse().expect("a URL"),
+            "unused",
+        ),
+        crate::worker::local_embeddings(),
+    )
 }

@@ -23,7 +23,9 @@ use crate::{
     document::{self, DEFAULT_FAN_OUT},
     embedding::{EmbeddingActivities, embed_activity},
     media::MediaActivities,
-    pipeline::{PipelineActivities, Progress, Publish, StageTransition},
+    pipeline::{
+        PipelineActivities, Progress, Publish, StageTransition, percent_within, stage_percent,
+    },
     recording::{
         ORG_ID, PIPELINE_STAGE, RECORDING_ID, RecordingActivities, RecordingRef, db_activity,
     },
@@ -136,13 +138,8 @@ impl MediaPipelineWorkflow {
 
 type Ctx = WorkflowContext<MediaPipelineWorkflow>;
 
-/// Where each stage starts on the progress bar; transcription is the long wait, and the map
-/// phase moves the bar chunk by chunk between generate and embed.
-const GENERATE_FROM: u32 = 40;
-const EMBED_FROM: u32 = 85;
-
 async fn stages(ctx: &mut Ctx, recording: &RecordingRef) -> Result<PipelineOutcome, StageFailure> {
-    enter(ctx, recording, "verify", 0).await?;
+    enter(ctx, recording, "verify").await?;
     let verified = ctx
         .execute_activity(
             RecordingActivities::verify_stored_size,
@@ -154,20 +151,20 @@ async fn stages(ctx: &mut Ctx, recording: &RecordingRef) -> Result<PipelineOutco
         .await?;
     leave(ctx, recording, "verify").await?;
 
-    enter(ctx, recording, "transcribe", 5).await?;
+    enter(ctx, recording, "transcribe").await?;
     let segments = transcribe(ctx, recording).await?;
     leave(ctx, recording, "transcribe").await?;
 
-    enter(ctx, recording, "generate", GENERATE_FROM).await?;
+    enter(ctx, recording, "generate").await?;
     let document = document::generate(ctx, recording, DEFAULT_FAN_OUT, |s, done, total| {
         s.progress.chunks_done = done;
         s.progress.chunks_total = total;
-        s.progress.percent = GENERATE_FROM + (EMBED_FROM - GENERATE_FROM) * done / total.max(1);
+        s.progress.percent = percent_within("generate", done, total);
     })
     .await?;
     leave(ctx, recording, "generate").await?;
 
-    enter(ctx, recording, "embed", EMBED_FROM).await?;
+    enter(ctx, recording, "embed").await?;
     let embedded = ctx
         .execute_activity(
             EmbeddingActivities::embed_transcript,
@@ -177,7 +174,7 @@ async fn stages(ctx: &mut Ctx, recording: &RecordingRef) -> Result<PipelineOutco
         .await?;
     leave(ctx, recording, "embed").await?;
 
-    enter(ctx, recording, "publish", 95).await?;
+    enter(ctx, recording, "publish").await?;
     let publish = Publish {
         recording: recording.clone(),
         document_id: document.document_id.clone(),
@@ -212,16 +209,11 @@ async fn transition(
         .await
 }
 
-async fn enter(
-    ctx: &mut Ctx,
-    recording: &RecordingRef,
-    stage: &str,
-    percent: u32,
-) -> Result<(), StageFailure> {
+async fn enter(ctx: &mut Ctx, recording: &RecordingRef, stage: &str) -> Result<(), StageFailure> {
     ctx.upsert_search_attributes([PIPELINE_STAGE.value_set(stage.to_owned())]);
     ctx.state_mut(|s| {
         s.progress.stage = stage.to_owned();
-        s.progress.percent = percent;
+        s.progress.percent = stage_percent(stage);
     });
     Ok(transition(ctx, recording, stage, "started", None).await?)
 }

@@ -12,6 +12,30 @@ use crate::recording::RecordingRef;
 /// search attribute name them.
 pub const STAGES: [&str; 5] = ["verify", "transcribe", "generate", "embed", "publish"];
 
+/// Where each stage starts on the progress bar, 0–100: transcription is the long wait, and
+/// the map phase (or Whisper's chunks) moves the bar from its stage's mark to the next's.
+/// The `progress` query and the `pipeline.progress` events both use it.
+pub fn stage_percent(stage: &str) -> u32 {
+    match stage {
+        "transcribe" => 5,
+        "generate" => 40,
+        "embed" => 85,
+        "publish" => 95,
+        _ => 0,
+    }
+}
+
+/// The overall percentage with `done` of `total` steps of `stage` finished.
+pub fn percent_within(stage: &str, done: u32, total: u32) -> u32 {
+    let next = STAGES
+        .iter()
+        .position(|s| *s == stage)
+        .and_then(|i| STAGES.get(i + 1))
+        .map_or(100, |s| stage_percent(s));
+    let from = stage_percent(stage);
+    from + (next - from) * done.min(total) / total.max(1)
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StageTransition {
     pub recording: RecordingRef,

@@ -96,7 +96,19 @@ pub async fn summarize_chunk(
     tx.commit().await?;
     let request = prompts::summarize_chunk(&c, total, docs.settings.summary_max_tokens);
     let (start_ms, end_ms) = (c.start_ms, c.end_ms);
-    summarise(docs, org, rec, request, stored, 0, idx, (start_ms, end_ms)).await
+    let map = Some(total);
+    summarise(
+        docs,
+        org,
+        rec,
+        request,
+        stored,
+        0,
+        idx,
+        (start_ms, end_ms),
+        map,
+    )
+    .await
 }
 
 pub async fn reduce(docs: &Documents, r: &ReduceRef) -> Result<ChunkSummary, DocumentError> {
@@ -116,7 +128,7 @@ pub async fn reduce(docs: &Documents, r: &ReduceRef) -> Result<ChunkSummary, Doc
     tx.commit().await?;
     let span = (inputs[0].start_ms, inputs[inputs.len() - 1].end_ms);
     let request = prompts::reduce(&inputs, docs.settings.summary_max_tokens);
-    summarise(docs, org, rec, request, stored, level + 1, idx, span).await
+    summarise(docs, org, rec, request, stored, level + 1, idx, span, None).await
 }
 
 /// Summaries `[from, to)` of `level`, all of them, or `InvalidInput`: a missing one means
@@ -146,7 +158,8 @@ async fn complete_range(
 }
 
 /// Reuses `stored` if it was made from the same request; otherwise asks the model and
-/// upserts the answer at (level, idx).
+/// upserts the answer at (level, idx). `map_total`: this is a map chunk, of that many, so
+/// clients get a `pipeline.progress` event with it.
 #[allow(clippy::too_many_arguments)]
 async fn summarise(
     docs: &Documents,
@@ -157,6 +170,7 @@ async fn summarise(
     level: i32,
     idx: i32,
     (start_ms, end_ms): (i64, i64),
+    map_total: Option<u32>,
 ) -> Result<ChunkSummary, DocumentError> {
     let source_hash = fingerprint(docs.llm.model(), &request);
     if let Some(s) = stored.filter(|s| s.source_hash == source_hash) {
@@ -184,6 +198,9 @@ async fn summarise(
     };
     let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
     store::upsert_summary(&mut tx, org, rec, &summary).await?;
+    if let Some(total) = map_total {
+        crate::events::map_progress(&mut tx, org, rec, total).await?;
+    }
     tx.commit().await?;
     Ok(ChunkSummary {
         tokens: count_tokens(&summary.text),

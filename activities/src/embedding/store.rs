@@ -1,11 +1,12 @@
 //! The `passages` table: reading the transcript it is cut from, writing passages with their
-//! vectors, and finding the nearest ones to a query vector.
+//! vectors, and (re-exported from `mediadocs-retrieval`) finding the nearest ones to a query
+//! vector.
 //!
 //! Every function takes a transaction begun with `mediadocs_config::tenancy::begin`, so
 //! row-level security confines it to one org.
 
 use pgvector::Vector;
-use sqlx::{AssertSqlSafe, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::passages::{Passage, Segment};
@@ -110,94 +111,6 @@ pub async fn delete_beyond(
     Ok(done.rows_affected())
 }
 
-/// A passage found by [`nearest`], closest first.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct Hit {
-    pub id: i64,
-    pub recording_id: Uuid,
-    pub idx: i32,
-    pub start_ms: i64,
-    pub end_ms: i64,
-    pub text: String,
-    /// Cosine distance: 0 is the same direction, 2 the opposite.
-    pub distance: f64,
-}
-
-/// The SQL [`nearest`] runs, public so that a test can EXPLAIN exactly that.
-///
-/// It repeats the per-model HNSW index's expression (`embedding::vector(<dim>)`) and
-/// predicate (`model = '<model>'`, a literal: a generic plan cannot match a partial index on a
-/// parameter), or PostgreSQL falls back to computing every distance. Binds: `$1` the query
-/// vector, `$2` k, and with `by_recording`, `$3` the recording. The HNSW scan is ordered only
-/// approximately under `relaxed_order`, so the outer query sorts the k hits exactly.
-pub fn nearest_sql(model: &str, dimension: usize, by_recording: bool) -> String {
-    let model = model.replace('\'', "''");
-    let recording = if by_recording {
-        "AND recording_id = $3"
-    } else {
-        ""
-    };
-    format!(
-        "WITH hits AS MATERIALIZED (
-             SELECT id, recording_id, idx, start_ms, end_ms, text,
-                    embedding::vector({dimension}) <=> $1 AS distance
-             FROM passages WHERE model = '{model}' {recording}
-             ORDER BY embedding::vector({dimension}) <=> $1 LIMIT $2)
-         SELECT * FROM hits ORDER BY distance, id"
-    )
-}
-
-/// The `k` passages of `model` nearest to `query` (cosine), in the transaction's org,
-/// optionally of one recording.
-///
-/// Sets `hnsw.iterative_scan = relaxed_order` for the rest of the transaction: row-level
-/// security (and the recording filter) drop rows after the index produced them, and without
-/// iterative scans an index scan returns at most `hnsw.ef_search` (40) candidates before
-/// filtering, so a filtered search could come back short.
-pub async fn nearest(
-    tx: &mut Transaction<'_, Postgres>,
-    model: &str,
-    query: &[f32],
-    k: u32,
-    recording: Option<Uuid>,
-) -> sqlx::Result<Vec<Hit>> {
-    set_iterative_scan(tx).await?;
-    let sql = nearest_sql(model, query.len(), recording.is_some());
-    let mut q = sqlx::query_as::<_, Hit>(AssertSqlSafe(sql))
-        .bind(Vector::from(query.to_vec()))
-        .bind(i64::from(k));
-    if let Some(recording) = recording {
-        q = q.bind(recording);
-    }
-    q.fetch_all(&mut **tx).await
-}
-
-/// The plan of [`nearest`] with the same binds and settings, one line per row of EXPLAIN:
-/// whether it uses the model's HNSW index.
-pub async fn explain_nearest(
-    tx: &mut Transaction<'_, Postgres>,
-    model: &str,
-    query: &[f32],
-    k: u32,
-    recording: Option<Uuid>,
-) -> sqlx::Result<Vec<String>> {
-    set_iterative_scan(tx).await?;
-    let sql = format!(
-        "EXPLAIN {}",
-        nearest_sql(model, query.len(), recording.is_some())
-    );
-    let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
-        .bind(Vector::from(query.to_vec()))
-        .bind(i64::from(k));
-    if let Some(recording) = recording {
-        q = q.bind(recording);
-    }
-    q.fetch_all(&mut **tx).await
-}
-
-async fn set_iterative_scan(tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<()> {
-    sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
+// Nearest-neighbour search lives in `mediadocs-retrieval`, which the API shares; these
+// names stay here for the tests that embed and then search.
+pub use mediadocs_retrieval::vector::{Hit, explain_nearest, nearest, nearest_sql};

@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::{Transcription, provider_failure, store_transcript, stored_summary};
 use crate::{
+    events,
     heartbeat::while_heartbeating,
     media::{
         chunking::{self, ChunkLimits},
@@ -82,6 +83,15 @@ pub struct ChunkProgress {
 struct Chunk {
     index: u32,
     range: Range<usize>,
+}
+
+/// Whose chunks these are, and how many there are in all.
+#[derive(Clone, Copy)]
+struct Job {
+    org: Uuid,
+    recording: Uuid,
+    id: Uuid,
+    chunks: u32,
 }
 
 impl Transcription {
@@ -188,8 +198,14 @@ impl Transcription {
             "transcribing in chunks"
         );
 
+        let target = Job {
+            org,
+            recording,
+            id: job,
+            chunks: plan.len() as u32,
+        };
         let send_all = stream::iter(todo)
-            .map(|chunk| self.send_chunk(&whisper, org, job, &audio, chunk))
+            .map(|chunk| self.send_chunk(&whisper, target, &audio, chunk))
             .buffer_unordered(self.chunking.concurrency.max(1))
             .try_for_each(|index| {
                 progress.lock().expect("progress lock").done.insert(index);
@@ -249,11 +265,11 @@ impl Transcription {
     async fn send_chunk(
         &self,
         whisper: &WhisperClient,
-        org: Uuid,
-        job: Uuid,
+        job: Job,
         audio: &Arc<PcmFile>,
         chunk: Chunk,
     ) -> Result<u32, ActivityError> {
+        let Job { org, recording, .. } = job;
         let (audio, range) = (audio.clone(), chunk.range.clone());
         let wav = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
             Ok(chunking::wav(&audio.read_i16(range)?)?)
@@ -281,7 +297,7 @@ impl Transcription {
             "INSERT INTO transcription_chunks (job_id, chunk_index, org_id, start_ms, end_ms, language, segments)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (job_id, chunk_index) DO NOTHING",
         )
-        .bind(job)
+        .bind(job.id)
         .bind(chunk.index as i32)
         .bind(org)
         .bind(offset)
@@ -290,6 +306,7 @@ impl Transcription {
         .bind(serde_json::to_value(&segments)?)
         .execute(&mut *tx)
         .await?;
+        events::transcription_progress(&mut tx, org, recording, job.id, job.chunks).await?;
         tx.commit().await?;
         Ok(chunk.index)
     }

@@ -187,6 +187,8 @@ pub async fn delete(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    let payload = serde_json::json!({ "recording_id": id });
+    mediadocs_config::events::emit(&mut tx, row.org_id, None, "recording.deleted", payload).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -45,6 +45,7 @@ pub async fn retry(
     .bind(id)
     .fetch_one(&mut *tx)
     .await?;
+    crate::events::status_changed(&mut tx, row.org_id, id, "failed", "uploaded").await?;
     tx.commit().await?;
     Ok(Json(row.into()))
 }

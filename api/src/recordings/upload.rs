@@ -343,6 +343,7 @@ pub async fn complete(
             .bind(&reason)
             .execute(&mut *tx)
             .await?;
+        crate::events::status_changed(&mut tx, row.org_id, id, "uploading", "rejected").await?;
         tx.commit().await?;
         return Err(ApiError::Unprocessable(format!(
             "{reason}; the recording is rejected"
@@ -358,6 +359,7 @@ pub async fn complete(
     .bind(&workflow_id)
     .execute(&mut *tx)
     .await?;
+    crate::events::status_changed(&mut tx, row.org_id, id, "uploading", "uploaded").await?;
     let row = lock(&mut tx, id).await?;
     tx.commit().await?;
     // After the commit: if Temporal is down, the client's retry takes the idempotent path and
@@ -394,6 +396,7 @@ pub async fn abort(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    crate::events::status_changed(&mut tx, row.org_id, id, &row.status, "aborted").await?;
     let row = lock(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(row.into()))

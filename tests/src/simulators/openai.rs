@@ -74,6 +74,9 @@ pub struct Knobs {
     pub drop_stream_after_tokens: Option<u32>,
     /// Pads (from the script) or cuts every reply to exactly this many words.
     pub reply_words: Option<u32>,
+    /// Every chat reply is this text (cut into word tokens) instead of the computed one;
+    /// `reply_words` still applies on top.
+    pub reply_text: Option<String>,
     /// Embedding vectors of this length whatever was asked, to exercise dimension checks.
     pub embedding_dimension: Option<usize>,
     /// Return embeddings in reverse order (with correct `index`), as servers may.
@@ -111,6 +114,8 @@ struct Counters {
 struct Shared {
     knobs: Arc<Mutex<Knobs>>,
     counters: Counters,
+    /// The messages of the latest chat request, as (role, text).
+    last_chat: Mutex<Vec<(String, String)>>,
 }
 
 type Sim = State<Arc<Shared>>;
@@ -216,6 +221,15 @@ impl OpenAiSimulator {
 
     pub fn calls(&self) -> Calls {
         calls(&self.shared)
+    }
+
+    /// The messages (role, text) of the latest chat request: what the prompt said.
+    pub fn last_chat_request(&self) -> Vec<(String, String)> {
+        self.shared
+            .last_chat
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Serves until the task fails; for the binary.

@@ -1,10 +1,12 @@
 //! End-to-end tests: one binary, so the shared servers start once.
 
+mod chat;
 mod compose;
 mod config;
 mod crash;
 mod dev_stack;
 mod document;
+mod events;
 mod health;
 mod identity;
 mod media;

@@ -63,6 +63,18 @@ async fn whisper_transcribes_a_browser_webm_in_chunks_and_stitches_the_times() {
     let decoded = chunks.last().unwrap().2;
     assert!((31_700..=32_100).contains(&decoded), "decoded {decoded} ms");
     assert_eq!(sim.calls().transcription_requests, chunks.len() as u64);
+    // Each stored chunk moved the progress bar through the transcribe stage.
+    let progress: Vec<i64> = sqlx::query_scalar(
+        "SELECT (payload->>'done')::bigint FROM events
+         WHERE type = 'pipeline.progress' AND payload->>'stage' = 'transcribe'
+           AND payload->>'done' IS NOT NULL AND payload->>'recording_id' = $1
+         ORDER BY id",
+    )
+    .bind(&id)
+    .fetch_all(&ctx.owner_pool)
+    .await
+    .unwrap();
+    assert_eq!(progress, (1..=chunks.len() as i64).collect::<Vec<_>>());
 
     // The simulator answers each chunk with 5-second segments from the chunk's start, so the
     // stitched transcript restarts at each chunk's offset and ends where the audio does.

@@ -68,6 +68,13 @@ pub(super) async fn completions(State(sim): Sim, headers: HeaderMap, body: Bytes
     if request.stream {
         sim.counters.streaming_requests.fetch_add(1, SeqCst);
     }
+    *sim.last_chat
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = request
+        .messages
+        .iter()
+        .map(|m| (m.role.clone(), text_of(&m.content)))
+        .collect();
     let (knobs, fault) = {
         let mut knobs = sim.knobs();
         let fault = take_fault(&mut knobs);
@@ -170,6 +177,8 @@ impl Reply {
             .map_or("", |i| texts[i].as_str());
         let mut tokens = if empty {
             Vec::new()
+        } else if let Some(text) = &knobs.reply_text {
+            tokenize(text)
         } else if system.contains(DOCUMENT_FORMAT) {
             tokenize(&document(system, last_user, prompt_tokens))
         } else {
