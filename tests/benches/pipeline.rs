@@ -37,7 +37,7 @@ use mediadocs_tests::{
     TestApp, TestContext, TestWorker, WorkerProviders,
     app::Account,
     context::TEST_SELFHOSTED_SECRETS,
-    fixtures, media,
+    fixtures, histories, media,
     simulators::{
         openai::OpenAiSimulator,
         transcription::{Options, TranscriptionSimulator},
@@ -200,20 +200,10 @@ impl Overhead {
 
     /// Activities one pipeline run scheduled, from its history.
     async fn activities(&self, id: &str) -> u32 {
-        let json = self
-            .ctx
-            .temporal
-            .get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"))
-            .fetch_history(Default::default())
-            .to_json()
+        histories::events(&self.ctx.temporal, &format!("recording-{id}"))
             .await
-            .unwrap();
-        let history: Value = serde_json::from_slice(&json).unwrap();
-        history["events"]
-            .as_array()
-            .unwrap()
             .iter()
-            .filter(|e| e["attributes"]["ActivityTaskScheduledEventAttributes"].is_object())
+            .filter(|e| e.kind == "ActivityTaskScheduledEventAttributes")
             .count() as u32
     }
 }

@@ -30,3 +30,38 @@ pub async fn save(client: &temporalio_client::Client, workflow_id: &str, name: &
     std::fs::create_dir_all(dir()).expect("creating the histories folder");
     std::fs::write(dir().join(format!("{name}.json")), json).expect("writing the history");
 }
+
+/// One event of a history: its ID, the kind of its attributes (e.g.
+/// `ActivityTaskScheduledEventAttributes`) and the attributes, as the SDK's JSON has them.
+pub struct Event {
+    pub id: i64,
+    pub kind: String,
+    pub attributes: serde_json::Value,
+}
+
+/// The events of `workflow_id`'s latest run, for tests that assert on what happened.
+pub async fn events(client: &temporalio_client::Client, workflow_id: &str) -> Vec<Event> {
+    let json = client
+        .get_workflow_handle::<UntypedWorkflow>(workflow_id)
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .to_json()
+        .await
+        .expect("the workflow's history");
+    let history: serde_json::Value = serde_json::from_slice(&json).expect("history JSON");
+    history["events"]
+        .as_array()
+        .expect("a list of events")
+        .iter()
+        .map(|e| {
+            let (kind, attributes) = e["attributes"]
+                .as_object()
+                .and_then(|a| a.iter().next())
+                .expect("an event's attributes");
+            Event {
+                id: e["event_id"].as_i64().expect("an event ID"),
+                kind: kind.clone(),
+                attributes: attributes.clone(),
+            }
+        })
+        .collect()
+}

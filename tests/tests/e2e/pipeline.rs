@@ -255,57 +255,37 @@ async fn a_media_error_fails_after_one_attempt_with_its_type_in_the_history() {
     .unwrap()
     .expect_err("the run fails");
 
-    let history = handle
-        .fetch_history(Default::default())
-        .to_json()
-        .await
-        .unwrap();
-    let history: Value = serde_json::from_slice(&history).unwrap();
-    let events = history["events"].as_array().unwrap();
+    let events = histories::events(&s.ctx.temporal, &workflow_id(&id)).await;
     let probe = events
         .iter()
         .find(|e| {
-            e["attributes"]["ActivityTaskScheduledEventAttributes"]["activity_type"]["name"]
-                == "media.probe"
+            e.kind == "ActivityTaskScheduledEventAttributes"
+                && e.attributes["activity_type"]["name"] == "media.probe"
         })
-        .expect("the probe was scheduled")["event_id"]
-        .clone();
-    let attempts: Vec<&Value> = events
-        .iter()
-        .filter_map(|e| {
-            e["attributes"]["ActivityTaskStartedEventAttributes"]
-                .as_object()
-                .map(|_| e)
-        })
-        .filter(|e| {
-            e["attributes"]["ActivityTaskStartedEventAttributes"]["scheduled_event_id"] == probe
-        })
-        .collect();
+        .expect("the probe was scheduled")
+        .id;
+    let of_probe = |kind: &'static str| {
+        events
+            .iter()
+            .filter(move |e| e.kind == kind && e.attributes["scheduled_event_id"] == probe)
+    };
+    let attempts: Vec<_> = of_probe("ActivityTaskStartedEventAttributes").collect();
     assert_eq!(attempts.len(), 1, "one started event");
     assert_eq!(
-        attempts[0]["attributes"]["ActivityTaskStartedEventAttributes"]["attempt"], 1,
+        attempts[0].attributes["attempt"], 1,
         "the first attempt was the last"
     );
-    let failed = events
-        .iter()
-        .find_map(|e| {
-            let f = &e["attributes"]["ActivityTaskFailedEventAttributes"];
-            (f["scheduled_event_id"] == probe).then_some(f)
-        })
+    let failed = of_probe("ActivityTaskFailedEventAttributes")
+        .next()
         .expect("the probe failed");
-    let text = failed.to_string();
+    let text = failed.attributes.to_string();
     assert!(text.contains("UnsupportedMedia"), "{text}");
     // The run's own failure carries the same type, for the Temporal UI's list of failures.
     let closed = events
         .iter()
-        .find_map(|e| e["attributes"]["WorkflowExecutionFailedEventAttributes"].as_object())
-        .expect("the run failed")
-        .clone();
-    assert!(
-        Value::Object(closed)
-            .to_string()
-            .contains("UnsupportedMedia")
-    );
+        .find(|e| e.kind == "WorkflowExecutionFailedEventAttributes")
+        .expect("the run failed");
+    assert!(closed.attributes.to_string().contains("UnsupportedMedia"));
 
     let (status, stage): (String, Option<String>) =
         sqlx::query_as("SELECT status, failed_stage FROM recordings WHERE id = $1")
@@ -351,23 +331,12 @@ async fn an_llm_rate_limiting_twice_is_retried_without_duplicate_rows() {
     assert_eq!(passages, outcome["passages"].as_i64().unwrap());
     // The client waited out the two 429s (Retry-After: 1 s) itself: every activity
     // succeeded on its first attempt.
-    let history = s
-        .ctx
-        .temporal
-        .get_workflow_handle::<MediaPipelineWorkflow>(workflow_id(&id))
-        .fetch_history(Default::default())
-        .to_json()
+    let retried = histories::events(&s.ctx.temporal, &workflow_id(&id))
         .await
-        .unwrap();
-    let history: Value = serde_json::from_slice(&history).unwrap();
-    let retried = history["events"]
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|e| {
-            e["attributes"]["ActivityTaskStartedEventAttributes"]["attempt"]
-                .as_i64()
-                .is_some_and(|a| a > 1)
+            e.kind == "ActivityTaskStartedEventAttributes"
+                && e.attributes["attempt"].as_i64().is_some_and(|a| a > 1)
         })
         .count();
     assert_eq!(retried, 0);

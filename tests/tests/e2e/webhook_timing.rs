@@ -5,36 +5,9 @@
 use std::time::Duration;
 
 use mediadocs_tests::{histories, simulators::transcription::Knobs, wait};
-use mediadocs_workflows::MediaPipelineWorkflow;
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::providers::webhooks::{media, pipeline_result, sidecar, stack};
-
-/// The history's events as `(event_id, attributes kind, attributes)`.
-async fn events(ctx: &mediadocs_tests::TestContext, id: &str) -> Vec<(i64, String, Value)> {
-    let json = ctx
-        .temporal
-        .get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"))
-        .fetch_history(Default::default())
-        .to_json()
-        .await
-        .unwrap();
-    let history: Value = serde_json::from_slice(&json).unwrap();
-    history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let (kind, attributes) = e["attributes"].as_object().unwrap().iter().next().unwrap();
-            (
-                e["event_id"].as_i64().unwrap(),
-                kind.clone(),
-                attributes.clone(),
-            )
-        })
-        .collect()
-}
 
 async fn transcripts(ctx: &mediadocs_tests::TestContext, id: &str) -> (i64, i64) {
     sqlx::query_as(
@@ -68,28 +41,28 @@ async fn a_webhook_that_arrives_before_the_workflow_waits_is_kept() {
     // One fetch, for the transcript the callback announced; the poll timer never fired.
     assert_eq!((calls.polls, calls.callback_statuses), (1, vec![200]));
 
-    let events = events(&s.ctx, &id).await;
+    let events = histories::events(&s.ctx.temporal, &format!("recording-{id}")).await;
     let submit_scheduled = events
         .iter()
-        .find(|(_, kind, a)| {
-            kind == "ActivityTaskScheduledEventAttributes"
-                && a["activity_type"]["name"] == "transcription.submit"
+        .find(|e| {
+            e.kind == "ActivityTaskScheduledEventAttributes"
+                && e.attributes["activity_type"]["name"] == "transcription.submit"
         })
         .expect("the submit activity")
-        .0;
+        .id;
     let submit_completed = events
         .iter()
-        .find(|(_, kind, a)| {
-            kind == "ActivityTaskCompletedEventAttributes"
-                && a["scheduled_event_id"] == submit_scheduled
+        .find(|e| {
+            e.kind == "ActivityTaskCompletedEventAttributes"
+                && e.attributes["scheduled_event_id"] == submit_scheduled
         })
         .expect("the submit activity completed")
-        .0;
+        .id;
     let signalled = events
         .iter()
-        .find(|(_, kind, _)| kind == "WorkflowExecutionSignaledEventAttributes")
+        .find(|e| e.kind == "WorkflowExecutionSignaledEventAttributes")
         .expect("the signal")
-        .0;
+        .id;
     assert!(
         signalled < submit_completed,
         "the signal ({signalled}) came before the submission's result ({submit_completed})"

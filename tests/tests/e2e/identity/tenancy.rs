@@ -43,6 +43,7 @@ struct OrgA {
     invite: Uuid,
     api_key: Uuid,
     recording: Uuid,
+    conversation: Uuid,
 }
 
 impl OrgA {
@@ -51,6 +52,7 @@ impl OrgA {
             "/api/org/members/{user_id}" => self.member,
             "/api/org/invites/{id}" => self.invite,
             "/api/org/api-keys/{id}" => self.api_key,
+            "/api/conversations/{id}" => self.conversation,
             p if p.starts_with("/api/recordings/{id}") => self.recording,
             _ => return None,
         };
@@ -108,7 +110,24 @@ async fn every_id_route_answers_404_across_orgs_and_changes_nothing() {
         .json()
         .await
         .unwrap();
+    // With nothing indexed, the answer says so without calling a model, and the
+    // conversation is kept all the same.
+    let answer: Value = app
+        .authed(Method::POST, "/api/chat", a.token())
+        .header("accept", "application/json")
+        .json(&json!({"question": "What did we decide?"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let fixtures = OrgA {
+        conversation: answer["conversation_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a conversation: {answer}"))
+            .parse()
+            .unwrap(),
         recording: recording["recording"]["id"]
             .as_str()
             .unwrap()

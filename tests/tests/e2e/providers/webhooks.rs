@@ -184,6 +184,8 @@ async fn a_signed_callback_wakes_the_pipeline_which_stores_the_transcript() {
     assert_eq!(
         statuses,
         [
+            // The API's, when the upload completed; the rest are the pipeline's.
+            "uploaded",
             "verifying",
             "transcribing",
             "generating",
