@@ -2,6 +2,9 @@
 
 use std::{future::Future, time::Duration};
 
+use mediadocs_workflows::{MediaPipelineWorkflow, pipeline::Progress};
+use temporalio_client::WorkflowQueryOptions;
+
 /// Polls `probe` every 50 ms until it returns `Some`, or panics after `timeout` naming `what`.
 #[track_caller]
 pub fn until<T, F, Fut>(what: &str, timeout: Duration, probe: F) -> impl Future<Output = T>
@@ -33,6 +36,39 @@ where
             return None;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Queries recording `id`'s pipeline for its progress until `reached` holds, and returns
+/// that progress; panics after `timeout` naming `what`.
+#[track_caller]
+pub fn pipeline_progress<'a>(
+    client: &'a temporalio_client::Client,
+    id: &str,
+    what: &'a str,
+    timeout: Duration,
+    reached: impl Fn(&Progress) -> bool + 'a,
+) -> impl Future<Output = Progress> + 'a {
+    let handle = client.get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"));
+    let caller = std::panic::Location::caller();
+    async move {
+        let handle = &handle;
+        let reached = &reached;
+        let probe = || async move {
+            let p = handle
+                .query(
+                    MediaPipelineWorkflow::progress,
+                    (),
+                    WorkflowQueryOptions::default(),
+                )
+                .await
+                .ok()?;
+            reached(&p).then_some(p)
+        };
+        match try_until(timeout, probe).await {
+            Some(p) => p,
+            None => panic!("timed out after {timeout:?} waiting for {what} (at {caller})"),
+        }
     }
 }
 

@@ -60,17 +60,19 @@ fn media_activity() -> ActivityOptions {
 
 /// Provider calls: retried with backoff for as long as the provider is down, but never for
 /// failures that retrying cannot fix.
+fn provider_retry() -> RetryPolicy {
+    RetryPolicy::builder()
+        .initial_interval(Duration::from_secs(2))
+        .backoff_coefficient(2.0)
+        .maximum_interval(Duration::from_secs(120))
+        .maximum_attempts(20)
+        .non_retryable_error_types(crate::transcription::NON_RETRYABLE)
+        .build()
+}
+
 fn provider_activity() -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(2))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(120))
-                .maximum_attempts(20)
-                .non_retryable_error_types(crate::transcription::NON_RETRYABLE)
-                .build(),
-        )
+        .retry_policy(provider_retry())
         .build()
 }
 
@@ -80,15 +82,7 @@ fn provider_activity() -> ActivityOptions {
 fn chunked_transcription_activity(timeout_secs: u64) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(timeout_secs.max(60)))
         .heartbeat_timeout(Duration::from_secs(30))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(2))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(120))
-                .maximum_attempts(20)
-                .non_retryable_error_types(crate::transcription::NON_RETRYABLE)
-                .build(),
-        )
+        .retry_policy(provider_retry())
         .build()
 }
 

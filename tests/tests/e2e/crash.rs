@@ -16,7 +16,6 @@ use mediadocs_tests::{
     worker_process::WorkerProcess,
 };
 use mediadocs_workflows::MediaPipelineWorkflow;
-use temporalio_client::WorkflowQueryOptions;
 use uuid::Uuid;
 
 /// A worker process for the self-hosted transcription simulator at `sim` and the LLM at
@@ -95,24 +94,12 @@ async fn a_worker_killed_in_the_map_phase_is_replaced_and_the_pipeline_completes
     let handle = ctx
         .temporal
         .get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"));
-    let progress = wait::until(
+    let progress = wait::pipeline_progress(
+        &ctx.temporal,
+        &id,
         "the map phase to be under way",
         Duration::from_secs(60),
-        || {
-            let handle = &handle;
-            async move {
-                let p = handle
-                    .query(
-                        MediaPipelineWorkflow::progress,
-                        (),
-                        WorkflowQueryOptions::default(),
-                    )
-                    .await
-                    .ok()?;
-                (p.stage == "generate" && p.chunks_done >= 1 && p.chunks_done < p.chunks_total)
-                    .then_some(p)
-            }
-        },
+        |p| p.stage == "generate" && p.chunks_done >= 1 && p.chunks_done < p.chunks_total,
     )
     .await;
     first.kill();

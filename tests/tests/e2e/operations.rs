@@ -8,7 +8,6 @@ use mediadocs_tests::{
     TestContext, simulators::transcription::Knobs, temporal::TemporalServer, tools, wait,
 };
 use mediadocs_workflows::MediaPipelineWorkflow;
-use temporalio_client::WorkflowQueryOptions;
 use uuid::Uuid;
 
 use crate::providers::webhooks::{media, pipeline_result, sidecar, stack, stack_on};
@@ -64,20 +63,13 @@ async fn the_temporal_server_restarted_mid_workflow_and_the_pipeline_completes()
         .ctx
         .temporal
         .get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"));
-    wait::until("the transcribe stage", Duration::from_secs(30), || {
-        let handle = &handle;
-        async move {
-            let p = handle
-                .query(
-                    MediaPipelineWorkflow::progress,
-                    (),
-                    WorkflowQueryOptions::default(),
-                )
-                .await
-                .ok()?;
-            (p.stage == "transcribe").then_some(())
-        }
-    })
+    wait::pipeline_progress(
+        &s.ctx.temporal,
+        &id,
+        "the transcribe stage",
+        Duration::from_secs(30),
+        |p| p.stage == "transcribe",
+    )
     .await;
 
     temporal.restart().await.unwrap();

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use mediadocs_tests::{histories, simulators::transcription::Knobs, wait};
-use mediadocs_workflows::{MediaPipelineWorkflow, pipeline::Progress};
+use mediadocs_workflows::MediaPipelineWorkflow;
 use reqwest::Method;
 use serde_json::Value;
 use temporalio_client::{WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowQueryOptions};
@@ -33,20 +33,13 @@ async fn progress_is_queryable_while_the_pipeline_runs() {
         .ctx
         .temporal
         .get_workflow_handle::<MediaPipelineWorkflow>(workflow_id(&id));
-    let during: Progress = wait::until("the transcribe stage", Duration::from_secs(20), || {
-        let handle = &handle;
-        async move {
-            let p = handle
-                .query(
-                    MediaPipelineWorkflow::progress,
-                    (),
-                    WorkflowQueryOptions::default(),
-                )
-                .await
-                .ok()?;
-            (p.stage == "transcribe").then_some(p)
-        }
-    })
+    let during = wait::pipeline_progress(
+        &s.ctx.temporal,
+        &id,
+        "the transcribe stage",
+        Duration::from_secs(20),
+        |p| p.stage == "transcribe",
+    )
     .await;
     assert_eq!((during.percent, during.chunks_total), (5, 0));
 
