@@ -41,11 +41,20 @@ pub struct Receipt {
     pub result: &'static str,
 }
 
-struct Job {
-    org_id: Uuid,
+/// An authenticated callback, and what identifies it as the same delivery when it comes again.
+struct Delivery {
+    provider: Provider,
+    key: String,
+    job_id: Uuid,
     recording_id: Uuid,
-    provider: String,
-    provider_job_id: Option<String>,
+    callback: Callback,
+}
+
+enum Recorded {
+    New { org_id: Uuid },
+    Duplicate,
+    UnknownJob,
+    Mismatch,
 }
 
 #[utoipa::path(post, path = "/api/webhooks/transcription/{provider}", tag = "webhooks",
@@ -54,7 +63,7 @@ struct Job {
     responses((status = 200, body = Receipt), (status = 400, body = crate::error::Problem),
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
         (status = 413, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
-#[tracing::instrument(skip_all, fields(provider = %provider))]
+#[tracing::instrument(skip_all, fields(provider = %provider, org_id = tracing::field::Empty))]
 pub async fn receive(
     State(state): State<AppState>,
     ApiPath(provider): ApiPath<String>,
@@ -78,32 +87,37 @@ pub async fn receive(
     let callback = transcription::parse_callback(provider, &body)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
 
-    let Some(job) = find_job(&state, job_id).await? else {
-        tracing::warn!(%job_id, "callback for an unknown job; ignored");
-        return Ok(Json(Receipt { result: "ignored" }));
-    };
-    let mismatch = job.recording_id != recording_id
-        || job.provider != provider.as_str()
-        || job
-            .provider_job_id
-            .as_deref()
-            .is_some_and(|id| id != callback.provider_job_id);
-    if mismatch {
-        tracing::warn!(%job_id, provider_job_id = %callback.provider_job_id, "callback does not match its job; ignored");
-        return Ok(Json(Receipt { result: "ignored" }));
-    }
     let key = delivery_key(provider, &headers, &callback);
     let payload = (provider == Provider::Deepgram)
         .then(|| serde_json::from_slice::<serde_json::Value>(&body))
         .transpose()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    if !record(&state, &job, job_id, provider, &key, &callback, payload).await? {
-        return Ok(Json(Receipt {
-            result: "duplicate",
-        }));
-    }
-    signal(&state, &job, job_id, provider, &callback).await?;
-    mark_signalled(&state, job.org_id, provider, &key).await?;
+    let delivery = Delivery {
+        provider,
+        key,
+        job_id,
+        recording_id,
+        callback,
+    };
+    let org_id = match record(&state, &delivery, payload).await? {
+        Recorded::New { org_id } => org_id,
+        Recorded::Duplicate => {
+            return Ok(Json(Receipt {
+                result: "duplicate",
+            }));
+        }
+        Recorded::UnknownJob => {
+            tracing::warn!(%job_id, "callback for an unknown job; ignored");
+            return Ok(Json(Receipt { result: "ignored" }));
+        }
+        Recorded::Mismatch => {
+            tracing::warn!(%job_id, provider_job_id = %delivery.callback.provider_job_id, "callback does not match its job; ignored");
+            return Ok(Json(Receipt { result: "ignored" }));
+        }
+    };
+    tracing::Span::current().record("org_id", tracing::field::display(org_id));
+    signal(&state, &delivery).await?;
+    mark_signalled(&state, &delivery).await?;
     Ok(Json(Receipt { result: "accepted" }))
 }
 
@@ -163,91 +177,58 @@ fn delivery_key(provider: Provider, headers: &HeaderMap, callback: &Callback) ->
     }
 }
 
-async fn find_job(state: &AppState, job_id: Uuid) -> Result<Option<Job>, ApiError> {
-    let row: Option<(Uuid, Uuid, String, Option<String>)> = sqlx::query_as(
-        "SELECT org_id, recording_id, provider, provider_job_id FROM webhook_job($1)",
-    )
-    .bind(job_id)
-    .fetch_optional(&state.pool)
-    .await?;
-    Ok(
-        row.map(|(org_id, recording_id, provider, provider_job_id)| Job {
-            org_id,
-            recording_id,
-            provider,
-            provider_job_id,
-        }),
-    )
-}
-
-/// Stores the delivery; returns false when it was seen before *and* already signalled. A
-/// delivery seen before but not signalled (we answered 5xx last time) is signalled again.
+/// Finds the job, checks the callback against it and stores the delivery, in one round trip
+/// (`record_transcription_delivery`). A delivery seen before but never signalled (we answered
+/// 5xx last time) comes back as new, so it is signalled this time.
 async fn record(
     state: &AppState,
-    job: &Job,
-    job_id: Uuid,
-    provider: Provider,
-    key: &str,
-    callback: &Callback,
+    delivery: &Delivery,
     payload: Option<serde_json::Value>,
-) -> Result<bool, ApiError> {
-    let mut tx = mediadocs_config::tenancy::begin(&state.pool, Some(job.org_id), None).await?;
-    sqlx::query(
-        "INSERT INTO transcription_deliveries
-             (provider, delivery_key, job_id, org_id, provider_job_id, status, payload)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (provider, delivery_key) DO NOTHING",
+) -> Result<Recorded, ApiError> {
+    let (outcome, org_id): (String, Option<Uuid>) = sqlx::query_as(
+        "SELECT outcome, org_id FROM record_transcription_delivery($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(provider.as_str())
-    .bind(key)
-    .bind(job_id)
-    .bind(job.org_id)
-    .bind(&callback.provider_job_id)
-    .bind(callback.status.as_str())
+    .bind(delivery.job_id)
+    .bind(delivery.recording_id)
+    .bind(delivery.provider.as_str())
+    .bind(&delivery.key)
+    .bind(&delivery.callback.provider_job_id)
+    .bind(delivery.callback.status.as_str())
     .bind(payload)
-    .execute(&mut *tx)
+    .fetch_one(&state.pool)
     .await?;
-    // An early callback can beat the submit activity to recording the provider's job ID.
-    sqlx::query(
-        "UPDATE transcription_jobs SET provider_job_id = $2, updated_at = now()
-         WHERE id = $1 AND provider_job_id IS NULL",
-    )
-    .bind(job_id)
-    .bind(&callback.provider_job_id)
-    .execute(&mut *tx)
-    .await?;
-    let signalled: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
-        "SELECT signalled_at FROM transcription_deliveries WHERE provider = $1 AND delivery_key = $2",
-    )
-    .bind(provider.as_str())
-    .bind(key)
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(signalled.is_none())
+    Ok(match (outcome.as_str(), org_id) {
+        ("new", Some(org_id)) => Recorded::New { org_id },
+        ("duplicate", _) => Recorded::Duplicate,
+        ("mismatch", _) => Recorded::Mismatch,
+        _ => Recorded::UnknownJob,
+    })
 }
 
-async fn signal(
-    state: &AppState,
-    job: &Job,
-    job_id: Uuid,
-    provider: Provider,
-    callback: &Callback,
-) -> Result<(), ApiError> {
-    let workflow_id = names::pipeline_workflow_id(&job.recording_id.to_string());
+/// The delivery's key is the signal's request ID, so a signal repeated after a crash between
+/// sending it and marking it sent is dropped by the server rather than delivered twice.
+async fn signal(state: &AppState, delivery: &Delivery) -> Result<(), ApiError> {
+    let workflow_id = names::pipeline_workflow_id(&delivery.recording_id.to_string());
     let finished = TranscriptionFinished {
-        provider: provider.as_str().to_owned(),
-        job_id: job_id.to_string(),
-        provider_job_id: callback.provider_job_id.clone(),
-        status: callback.status.as_str().to_owned(),
+        provider: delivery.provider.as_str().to_owned(),
+        job_id: delivery.job_id.to_string(),
+        provider_job_id: delivery.callback.provider_job_id.clone(),
+        status: delivery.callback.status.as_str().to_owned(),
     };
+    let options = WorkflowSignalOptions::builder()
+        .request_id(format!(
+            "transcription-delivery:{}:{}",
+            delivery.provider.as_str(),
+            delivery.key
+        ))
+        .build();
     let sent = state
         .temporal
         .get_workflow_handle::<MediaPipelineWorkflow>(workflow_id.clone())
         .signal(
             MediaPipelineWorkflow::transcription_finished,
             finished,
-            WorkflowSignalOptions::default(),
+            options,
         )
         .await;
     match sent {
@@ -264,21 +245,11 @@ async fn signal(
     }
 }
 
-async fn mark_signalled(
-    state: &AppState,
-    org: Uuid,
-    provider: Provider,
-    key: &str,
-) -> Result<(), ApiError> {
-    let mut tx = mediadocs_config::tenancy::begin(&state.pool, Some(org), None).await?;
-    sqlx::query(
-        "UPDATE transcription_deliveries SET signalled_at = now()
-         WHERE provider = $1 AND delivery_key = $2 AND signalled_at IS NULL",
-    )
-    .bind(provider.as_str())
-    .bind(key)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+async fn mark_signalled(state: &AppState, delivery: &Delivery) -> Result<(), ApiError> {
+    sqlx::query("SELECT mark_transcription_delivery_signalled($1, $2)")
+        .bind(delivery.provider.as_str())
+        .bind(&delivery.key)
+        .execute(&state.pool)
+        .await?;
     Ok(())
 }

@@ -18,7 +18,9 @@ use mediadocs_tests::{
     },
     wait,
 };
+use mediadocs_workflows::{MediaPipelineWorkflow, RecordingRef};
 use serde_json::{Value, json};
+use temporalio_client::WorkflowStartOptions;
 use uuid::Uuid;
 
 pub(crate) fn sidecar() -> Transcript {
@@ -407,6 +409,7 @@ fn callback_url(
     ))
 }
 
+#[derive(Clone)]
 struct Signed<'a> {
     secret: &'a str,
     id: &'a str,
@@ -540,6 +543,71 @@ async fn selfhosted_callbacks_are_verified_over_the_raw_body() {
         ["msg_4", "msg_9"],
         "only verified, well-formed deliveries are stored"
     );
+}
+
+/// The API can die after the workflow has its signal but before the delivery is marked
+/// signalled; the provider's retry then signals again, and the server drops the repeat
+/// because the signal's request ID is the delivery's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_repeated_after_a_crash_reaches_the_workflow_once() {
+    let ctx = TestContext::new().await;
+    let app = TestApp::spawn(&ctx).await;
+    let (recording, job) = job(&ctx, &app, "hooks-resignal@example.com", "selfhosted").await;
+    let workflow_id = format!("recording-{recording}");
+    // On a task queue no worker polls: the server records the signals and nothing else runs.
+    ctx.temporal
+        .start_workflow(
+            MediaPipelineWorkflow::run,
+            RecordingRef {
+                org_id: org_of(&ctx, recording).await.to_string(),
+                recording_id: recording.to_string(),
+            },
+            WorkflowStartOptions::new("resignal-no-worker", workflow_id.clone()).build(),
+        )
+        .await
+        .unwrap();
+    let url = callback_url(&app, "selfhosted", recording, job, None);
+    let delivery = Signed {
+        secret: TEST_SELFHOSTED_SECRETS[0],
+        id: "msg_resignal",
+        timestamp: chrono::Utc::now().timestamp(),
+        body: r#"{"transcript_id": "prov-1", "status": "completed"}"#,
+    };
+    let (status, first) = post_signed(&app, &url, delivery.clone()).await;
+    assert_eq!((status, first["result"].as_str()), (200, Some("accepted")));
+    // The crash: signalled, but the mark never written.
+    sqlx::query("UPDATE transcription_deliveries SET signalled_at = NULL")
+        .execute(&ctx.owner_pool)
+        .await
+        .unwrap();
+    let (status, retried) = post_signed(&app, &url, delivery.clone()).await;
+    assert_eq!(
+        (status, retried["result"].as_str()),
+        (200, Some("accepted"))
+    );
+    let (status, again) = post_signed(&app, &url, delivery).await;
+    assert_eq!((status, again["result"].as_str()), (200, Some("duplicate")));
+
+    let signals = histories::events(&ctx.temporal, &workflow_id)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == "WorkflowExecutionSignaledEventAttributes")
+        .count();
+    assert_eq!(signals, 1, "the repeated signal was dropped by the server");
+    let signalled: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT signalled_at FROM transcription_deliveries")
+            .fetch_one(&ctx.owner_pool)
+            .await
+            .unwrap();
+    assert!(signalled.is_some());
+}
+
+async fn org_of(ctx: &TestContext, recording: Uuid) -> Uuid {
+    sqlx::query_scalar("SELECT org_id FROM recordings WHERE id = $1")
+        .bind(recording)
+        .fetch_one(&ctx.owner_pool)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
