@@ -66,16 +66,20 @@ impl PgServer {
                 .arg("-p")
                 .arg(port.to_string())
                 .args(["-c", "listen_addresses=127.0.0.1"])
-                // Durability buys nothing in a throwaway cluster and costs seconds per test.
-                .args([
+                .args(["-c", "max_connections=300"]);
+            // Durability buys nothing in a throwaway cluster and costs seconds per test; a
+            // bench that wants commits to cost what they cost in production sets
+            // MEDIADOCS_TEST_PG_DURABLE=1.
+            if std::env::var("MEDIADOCS_TEST_PG_DURABLE").as_deref() != Ok("1") {
+                postgres.args([
                     "-c",
                     "fsync=off",
                     "-c",
                     "synchronous_commit=off",
                     "-c",
                     "full_page_writes=off",
-                ])
-                .args(["-c", "max_connections=300"]);
+                ]);
+            }
             let log = dir.path().join("postgres.log");
             let mut server = Server::spawn("postgres", as_pg_user(postgres), &log, libc::SIGQUIT)?;
             let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
