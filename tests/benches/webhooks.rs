@@ -1,7 +1,7 @@
 //! Webhook benchmarks: Standard Webhooks signature verification per second on one core, and
 //! the transcription webhook endpoint (the real API in-process, real PostgreSQL and Temporal)
 //! under a local load generator: closed loop at a fixed concurrency, and open loop at a fixed
-//! rate (target: p99 under 20 ms at 500 requests/s). For scale, the same closed loop of bare
+//! rate (target: p99 under 20 ms at 500 requests/s). For scale, the same two loops of bare
 //! Temporal signals, which the endpoint sends one of per delivery.
 //!
 //!     cargo bench -p mediadocs-tests --bench webhooks

@@ -201,7 +201,12 @@ async fn record(
         ("new", Some(org_id)) => Recorded::New { org_id },
         ("duplicate", _) => Recorded::Duplicate,
         ("mismatch", _) => Recorded::Mismatch,
-        _ => Recorded::UnknownJob,
+        ("unknown", _) => Recorded::UnknownJob,
+        other => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "record_transcription_delivery answered {other:?}"
+            )));
+        }
     })
 }
 
