@@ -15,6 +15,10 @@ use mediadocs_providers::embeddings::{
 };
 use mediadocs_tests::{stats::Spread, tools::repo_root};
 
+/// The allocator of the worker, which embeds passages in batches.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()

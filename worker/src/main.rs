@@ -11,6 +11,14 @@ use mediadocs_providers::{
     webhook::job_token::JobTokens,
 };
 
+/// The local embedder allocates tens of MB per layer for a batch of passages; glibc returns
+/// blocks that large to the kernel on free and page-faults them in again on the next layer
+/// (a third of the embedder's time went to the kernel). mimalloc keeps them: 8.1 to 9.9
+/// passages/s, for about 20 MB more idle RSS. The API embeds one short question at a time,
+/// in buffers far smaller, so it keeps the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let log_format = env::or_exit(|| env::var_or("LOG_FORMAT", "text", "`text` or `json`"));
