@@ -87,7 +87,7 @@ pub async fn receive(
     let callback = transcription::parse_callback(provider, &body)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
 
-    let key = delivery_key(provider, &headers, &callback);
+    let key = delivery_key(provider, &headers, &callback)?;
     let payload = (provider == Provider::Deepgram)
         .then(|| serde_json::from_slice::<serde_json::Value>(&body))
         .transpose()
@@ -165,16 +165,32 @@ fn authenticate(
     Ok((parse(recording)?, parse(job)?))
 }
 
+/// A key must fit a btree entry (about 2.7 kB) and, as part of the signal's request ID,
+/// Temporal's ID limit (1,000 characters); one that did not would fail every retry with a
+/// 5xx, so the provider would retry forever. No real provider's IDs come near this.
+const MAX_DELIVERY_KEY: usize = 255;
+
 /// What makes a delivery the same delivery: the sender's message ID when it has one,
 /// otherwise the job and the status it reports.
-fn delivery_key(provider: Provider, headers: &HeaderMap, callback: &Callback) -> String {
+fn delivery_key(
+    provider: Provider,
+    headers: &HeaderMap,
+    callback: &Callback,
+) -> Result<String, ApiError> {
     let id = headers
         .get(standard::ID_HEADER)
         .and_then(|v| v.to_str().ok());
-    match (provider, id) {
+    let key = match (provider, id) {
         (Provider::SelfHosted, Some(id)) => id.to_owned(),
         _ => format!("{}:{}", callback.provider_job_id, callback.status.as_str()),
+    };
+    if key.len() > MAX_DELIVERY_KEY {
+        return Err(ApiError::BadRequest(format!(
+            "the delivery's ID (webhook-id, or the provider's job ID and status) is longer \
+             than {MAX_DELIVERY_KEY} bytes"
+        )));
     }
+    Ok(key)
 }
 
 /// Finds the job, checks the callback against it and stores the delivery, in one round trip

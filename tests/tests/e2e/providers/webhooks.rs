@@ -454,7 +454,8 @@ async fn selfhosted_callbacks_are_verified_over_the_raw_body() {
         body,
     };
 
-    let cases: [(&str, Signed<'_>, u16); 5] = [
+    let long_id = format!("msg_{}", "x".repeat(300));
+    let cases: [(&str, Signed<'_>, u16); 6] = [
         (
             "an unknown key",
             Signed {
@@ -486,6 +487,14 @@ async fn selfhosted_callbacks_are_verified_over_the_raw_body() {
                 ..good("msg_4")
             },
             200,
+        ),
+        (
+            "an ID too long to keep, signed",
+            Signed {
+                id: &long_id,
+                ..good("unused")
+            },
+            400,
         ),
         (
             "malformed JSON, signed",
