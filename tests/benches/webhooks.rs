@@ -143,9 +143,7 @@ impl Load {
         assert_eq!(receipt.as_ref(), br#"{"result":"accepted"}"#);
         elapsed
     }
-}
 
-impl Load {
     /// The Temporal signal alone, as the endpoint sends it: the floor under its latency.
     async fn signal_directly(&self) -> Duration {
         let n = self.sent.fetch_add(1, Ordering::Relaxed);
@@ -171,6 +169,13 @@ impl Load {
             .unwrap();
         started.elapsed()
     }
+
+    async fn step(&self, step: Step) -> Duration {
+        match step {
+            Step::Deliver => self.deliver().await,
+            Step::Signal => self.signal_directly().await,
+        }
+    }
 }
 
 fn summary(mut latencies: Vec<Duration>, elapsed: f64) -> (f64, f64, f64) {
@@ -187,15 +192,6 @@ enum Step {
     Deliver,
     /// The Temporal signal alone.
     Signal,
-}
-
-impl Load {
-    async fn step(&self, step: Step) -> Duration {
-        match step {
-            Step::Deliver => self.deliver().await,
-            Step::Signal => self.signal_directly().await,
-        }
-    }
 }
 
 /// `concurrency` loops of `step`, for `secs`.
