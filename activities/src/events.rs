@@ -5,7 +5,7 @@ use serde_json::json;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-pub use mediadocs_config::events::emit;
+pub use mediadocs_store::events::emit;
 pub use mediadocs_workflows::pipeline::{percent_within, stage_percent};
 
 /// `pipeline.progress`: the stage, the overall percentage and, in the map phase, chunks
@@ -34,7 +34,7 @@ pub async fn map_progress(
     recording: Uuid,
     total: u32,
 ) -> sqlx::Result<()> {
-    mediadocs_config::events::lock(tx, org).await?;
+    mediadocs_store::events::lock(tx, org).await?;
     let done: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM document_summaries WHERE recording_id = $1 AND level = 0",
     )
@@ -53,7 +53,7 @@ pub async fn transcription_progress(
     job: Uuid,
     total: u32,
 ) -> sqlx::Result<()> {
-    mediadocs_config::events::lock(tx, org).await?;
+    mediadocs_store::events::lock(tx, org).await?;
     let done: i64 =
         sqlx::query_scalar("SELECT count(*) FROM transcription_chunks WHERE job_id = $1")
             .bind(job)

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use mediadocs_config::tenancy;
+use mediadocs_store::tenancy;
 use mediadocs_workflows::pipeline::{Publish, PublishDef, STAGES, StageTransition, TransitionDef};
 use serde_json::json;
 use sqlx::PgPool;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use mediadocs_config::{s3_util::abort_multipart, tenancy};
+use mediadocs_store::{objects::abort_multipart, tenancy};
 use mediadocs_workflows::recording::{
     ExpireUploadDef, RecordingRef, Verified, VerifyStoredSizeDef,
 };

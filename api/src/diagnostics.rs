@@ -47,7 +47,7 @@ pub async fn ping(
     AppJson(request): AppJson<PingRequest>,
 ) -> Result<Json<PingResponse>, ApiError> {
     let ping_id = uuid::Uuid::now_v7().to_string();
-    let run = crate::workflows::ping(
+    let run = crate::orchestration::ping(
         &state.temporal,
         &state.settings.temporal.task_queue,
         &ping_id,

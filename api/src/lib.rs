@@ -4,7 +4,6 @@
 
 pub mod auth;
 pub mod chat;
-pub mod config;
 pub mod diagnostics;
 pub mod error;
 pub mod events;
@@ -12,12 +11,12 @@ pub mod extract;
 pub mod health;
 pub mod http_metrics;
 pub mod openapi;
+pub mod orchestration;
 pub mod orgs;
 pub mod pagination;
 pub mod recordings;
 pub mod state;
 pub mod webhooks;
-pub mod workflows;
 
 use axum::{Router, extract::DefaultBodyLimit, http::HeaderName};
 use tower_http::{
@@ -28,8 +27,8 @@ use tower_http::{
 };
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use config::ApiSettings;
 pub use error::{ApiError, Result};
+pub use mediadocs_settings::api::ApiSettings;
 pub use state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

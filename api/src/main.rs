@@ -2,11 +2,12 @@
 
 use anyhow::Context;
 use mediadocs_api::{ApiSettings, AppState, app};
-use mediadocs_config::{connect, env, telemetry};
+use mediadocs_settings::{or_exit, telemetry};
+use mediadocs_store::connect;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = env::or_exit(ApiSettings::from_env);
+    let settings = or_exit(ApiSettings::from_env);
     telemetry::init(settings.log_format);
 
     connect::migrate(&settings.database).await?;
@@ -31,7 +32,7 @@ async fn main() -> anyhow::Result<()> {
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
-        mediadocs_config::shutdown::signal().await;
+        mediadocs_settings::shutdown::signal().await;
         // Live feeds would otherwise hold the shutdown open until their tokens expire.
         events.close();
     })

@@ -4,10 +4,8 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::{
-    auth::{jwt::JwtKeys, rate_limit::LoginLimiter},
-    config::ApiSettings,
-};
+use crate::auth::{jwt::JwtKeys, rate_limit::LoginLimiter};
+use mediadocs_settings::api::ApiSettings;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -18,6 +16,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub login_limiter: LoginLimiter,
     pub settings: Arc<ApiSettings>,
+    /// The keys providers' callbacks are checked with, built once from the settings.
+    pub webhooks: Arc<crate::webhooks::WebhookKeys>,
     /// Chat's embedder, LLM client and rate limiter.
     pub chat: crate::chat::ChatState,
     /// This instance's live event fan-out (LISTEN, hub, pruning).
@@ -46,6 +46,7 @@ impl AppState {
             login_limiter: LoginLimiter::new(auth.login_per_account, auth.login_per_ip),
             chat: crate::chat::ChatState::new(settings.chat.clone()),
             events,
+            webhooks: Arc::new(crate::webhooks::WebhookKeys::new(&settings.webhooks)),
             settings: Arc::new(settings),
         }
     }

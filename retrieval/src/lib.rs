@@ -5,7 +5,7 @@
 //! A crate of its own because both `activities` (which links the Temporal worker SDK) and
 //! the API need it, and the API must not link the worker.
 //!
-//! Every query takes a transaction begun with `mediadocs_config::tenancy::begin`: row-level
+//! Every query takes a transaction begun with `mediadocs_store::tenancy::begin`: row-level
 //! security confines it to one org, whatever else the caller filters on.
 
 pub mod fusion;

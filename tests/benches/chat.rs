@@ -367,7 +367,7 @@ async fn vectors() {
         let mut truth = Vec::new();
         for query in &queries {
             // Index scans off: the planner must compute every distance in the org.
-            let mut tx = mediadocs_config::tenancy::begin(&ctx.pool, Some(org), None)
+            let mut tx = mediadocs_store::tenancy::begin(&ctx.pool, Some(org), None)
                 .await
                 .unwrap();
             sqlx::query("SET LOCAL enable_indexscan = off")
@@ -391,7 +391,7 @@ async fn vectors() {
         for (how, strategy) in strategies {
             let (mut latencies, mut recall) = (Vec::new(), 0.0);
             for (q, query) in queries.iter().enumerate() {
-                let mut tx = mediadocs_config::tenancy::begin(&ctx.pool, Some(org), None)
+                let mut tx = mediadocs_store::tenancy::begin(&ctx.pool, Some(org), None)
                     .await
                     .unwrap();
                 let started = Instant::now();

@@ -116,11 +116,11 @@ impl Bench {
         let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
         for _ in 0..events {
             ticks.tick().await;
-            let mut tx = mediadocs_config::tenancy::begin(&self.pool, Some(self.org), None)
+            let mut tx = mediadocs_store::tenancy::begin(&self.pool, Some(self.org), None)
                 .await
                 .unwrap();
             let payload = json!({ "seq": self.seq });
-            mediadocs_config::events::emit(&mut tx, self.org, None, "bench.tick", payload)
+            mediadocs_store::events::emit(&mut tx, self.org, None, "bench.tick", payload)
                 .await
                 .unwrap();
             let at = Instant::now();

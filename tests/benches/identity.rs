@@ -123,7 +123,7 @@ fn main() {
         settings.auth.login_per_account = NonZeroU32::MAX;
         settings.auth.login_per_ip = NonZeroU32::MAX;
         settings.database.max_connections = 20;
-        let pool = mediadocs_config::connect::postgres(&settings.database).unwrap();
+        let pool = mediadocs_store::connect::postgres(&settings.database).unwrap();
         let app = Arc::new(TestApp::spawn_with(&ctx, settings, pool).await);
         let account = app.register("bench@example.com").await;
 

@@ -84,7 +84,7 @@ fn main() {
             let kind = kinds.iter().position(|k| *k == q.kind).expect("a known kind");
             let mut ranks = Vec::new();
             for (m, (mode, name)) in MODES.iter().enumerate() {
-                let mut tx = mediadocs_config::tenancy::begin(&ctx.pool, Some(org), None)
+                let mut tx = mediadocs_store::tenancy::begin(&ctx.pool, Some(org), None)
                     .await
                     .unwrap();
                 let scope = Scope {

@@ -258,7 +258,7 @@ fn main() {
         let ctx = TestContext::new().await;
         let mut settings = ctx.api_settings();
         settings.database.max_connections = 20;
-        let pool = mediadocs_config::connect::postgres(&settings.database).unwrap();
+        let pool = mediadocs_store::connect::postgres(&settings.database).unwrap();
         let app = TestApp::spawn_with(&ctx, settings, pool).await;
         let (urls, workflows) = targets(&ctx, &app, recordings).await;
         let load = Arc::new(Load {

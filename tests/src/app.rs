@@ -30,7 +30,7 @@ impl TestApp {
             .await
             .expect("binding the API");
         let base_url = format!("http://{}", listener.local_addr().expect("a bound address"));
-        let s3 = mediadocs_config::connect::s3(&settings.s3);
+        let s3 = mediadocs_store::connect::s3(&settings.s3);
         let state = AppState::new(pool, temporal, s3, settings);
         let app =
             mediadocs_api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

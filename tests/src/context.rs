@@ -1,6 +1,7 @@
 //! One test's slice of the shared servers: its own database, task queue and bucket.
 
-use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect};
+use mediadocs_settings::{DatabaseSettings, S3Settings, TemporalSettings};
+use mediadocs_store::connect;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
 
 use crate::services::{self, APP_ROLE, Services, TEMPLATE_DB};
@@ -97,17 +98,17 @@ impl TestContext {
     pub fn api_settings(&self) -> mediadocs_api::ApiSettings {
         mediadocs_api::ApiSettings {
             addr: "127.0.0.1:0".parse().expect("a valid address"),
-            log_format: mediadocs_config::telemetry::LogFormat::Text,
+            log_format: mediadocs_settings::telemetry::LogFormat::Text,
             diagnostics: true,
             cors_origins: vec!["https://app.example.com".into()],
             auth: test_auth_settings(),
             webhooks: test_webhook_settings(),
             chat: test_chat_settings(),
-            events: mediadocs_api::config::EventSettings {
+            events: mediadocs_settings::events::EventSettings {
                 allowed_origins: vec!["https://app.example.com".into()],
                 ..Default::default()
             },
-            uploads: mediadocs_api::config::UploadSettings {
+            uploads: mediadocs_settings::api::UploadSettings {
                 part_size: 8 * 1024 * 1024,
                 max_size: 10 * 1024 * 1024 * 1024,
                 url_ttl: std::time::Duration::from_secs(900),
@@ -132,10 +133,10 @@ fn database_settings(services: &Services, database: &str) -> DatabaseSettings {
 
 /// Auth settings for tests: a fixed key pair (`test-1` signs, `test-0` still verifies) and
 /// the production defaults otherwise.
-pub fn test_auth_settings() -> mediadocs_api::config::AuthSettings {
+pub fn test_auth_settings() -> mediadocs_settings::api::AuthSettings {
     use std::time::Duration;
-    mediadocs_api::config::AuthSettings {
-        jwt_keys: mediadocs_api::config::JwtKeySet(vec![
+    mediadocs_settings::api::AuthSettings {
+        jwt_keys: mediadocs_settings::api::JwtKeySet(vec![
             ("test-1".into(), TEST_JWT_SECRET.to_vec()),
             (
                 "test-0".into(),
@@ -171,15 +172,20 @@ pub fn test_job_tokens() -> mediadocs_providers::webhook::job_token::JobTokens {
         .expect("the test key is long enough")
 }
 
-pub fn test_webhook_settings() -> mediadocs_api::config::WebhookSettings {
-    use mediadocs_providers::webhook::standard::Secret;
-    mediadocs_api::config::WebhookSettings {
-        tokens: test_job_tokens(),
+pub fn test_webhook_settings() -> mediadocs_settings::api::WebhookSettings {
+    use mediadocs_settings::api::WebhookSecret;
+    mediadocs_settings::api::WebhookSettings {
+        token_key: test_webhook_token_key(),
         selfhosted_secrets: TEST_SELFHOSTED_SECRETS
             .iter()
-            .map(|s| Secret::parse(s).expect("a valid test secret"))
+            .map(|s| WebhookSecret::parse(s).expect("a valid test secret"))
             .collect(),
     }
+}
+
+pub fn test_webhook_token_key() -> mediadocs_settings::transcription::WebhookTokenKey {
+    mediadocs_settings::transcription::WebhookTokenKey::new(TEST_WEBHOOK_TOKEN_KEY.to_vec())
+        .expect("the test key is long enough")
 }
 
 /// Chat against an unreachable LLM (tests that chat point it at a simulator) and the real

@@ -185,10 +185,10 @@ pub async fn emit(
     kind: &str,
     payload: Value,
 ) -> i64 {
-    let mut tx = mediadocs_config::tenancy::begin(pool, Some(org), None)
+    let mut tx = mediadocs_store::tenancy::begin(pool, Some(org), None)
         .await
         .expect("a transaction");
-    let id = mediadocs_config::events::emit(&mut tx, org, user, kind, payload)
+    let id = mediadocs_store::events::emit(&mut tx, org, user, kind, payload)
         .await
         .expect("emitting an event");
     tx.commit().await.expect("committing an event");

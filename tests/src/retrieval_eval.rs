@@ -127,7 +127,7 @@ pub async fn index(
         let passages = split(&t.segments, SIZING);
         let texts: Vec<String> = passages.iter().map(|p| p.text.clone()).collect();
         let vectors = embedder.embed(&texts).await.expect("embedding passages");
-        let mut tx = mediadocs_config::tenancy::begin(pool, Some(org), None)
+        let mut tx = mediadocs_store::tenancy::begin(pool, Some(org), None)
             .await
             .unwrap();
         let owner = Owner {

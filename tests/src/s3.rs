@@ -3,7 +3,7 @@
 
 use std::{process::Command, time::Duration};
 
-use mediadocs_config::S3Settings;
+use mediadocs_settings::S3Settings;
 use tempfile::TempDir;
 
 use crate::{process::Server, tools, wait};

@@ -62,7 +62,7 @@ async fn create_template(postgres: &PgServer) -> anyhow::Result<()> {
         .execute(AssertSqlSafe(format!("CREATE DATABASE {TEMPLATE_DB}")))
         .await?;
     let mut template = PgConnection::connect(&postgres.url(TEMPLATE_DB)).await?;
-    mediadocs_config::MIGRATOR.run(&mut template).await?;
+    mediadocs_store::MIGRATOR.run(&mut template).await?;
     template
         .execute(AssertSqlSafe(format!(
             "CREATE ROLE {APP_ROLE} LOGIN IN ROLE mediadocs_app"

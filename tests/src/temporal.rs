@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use mediadocs_config::TemporalSettings;
+use mediadocs_settings::TemporalSettings;
 use tempfile::TempDir;
 
 use crate::{process::Server, tools, wait};
@@ -92,7 +92,7 @@ async fn spawn(dir: &Path, port: u16, database: Option<&Path>) -> anyhow::Result
     let settings = settings(port, "unused");
     let ready = server
         .wait_ready(Duration::from_secs(60), || async {
-            mediadocs_config::connect::temporal(&settings, "mediadocs-tests")
+            mediadocs_store::connect::temporal(&settings, "mediadocs-tests")
                 .await
                 .is_ok()
         })

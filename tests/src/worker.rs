@@ -15,7 +15,8 @@ use mediadocs_providers::{
     transcription::{Provider, TranscriptionSettings},
 };
 
-use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect};
+use mediadocs_settings::{DatabaseSettings, S3Settings, TemporalSettings};
+use mediadocs_store::connect;
 use tokio::sync::oneshot;
 
 use crate::TestContext;

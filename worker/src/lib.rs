@@ -16,7 +16,7 @@ use mediadocs_activities::{
 use mediadocs_providers::{
     embeddings::Embedder,
     llm::{ChatClient, LlmSettings},
-    transcription::TranscriptionSettings,
+    transcription::{self, TranscriptionSettings},
     webhook::job_token::JobTokens,
 };
 use mediadocs_workflows::{
@@ -92,8 +92,8 @@ pub async fn run(
             pool: deps.pool.clone(),
             s3: deps.s3.clone(),
             bucket: deps.bucket.clone(),
-            transcriber: deps.transcription.async_transcriber(),
-            whisper: deps.transcription.sync_transcriber(),
+            transcriber: transcription::async_transcriber(&deps.transcription),
+            whisper: transcription::sync_transcriber(&deps.transcription),
             chunking: deps.chunking,
             settings: deps.transcription,
             tokens: deps.tokens,

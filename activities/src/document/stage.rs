@@ -1,8 +1,8 @@
 //! The document stage's steps as plain async functions over [`Documents`], so tests can
 //! drive them without Temporal; the activities in `mod.rs` only wrap them.
 
-use mediadocs_config::tenancy;
 use mediadocs_providers::llm::{ChatRequest, Completion};
+use mediadocs_store::tenancy;
 use mediadocs_workflows::{
     document::{ChunkRef, ChunkSummary, DocumentPlan, DocumentRef, ReduceRef, WriteRef},
     recording::RecordingRef,

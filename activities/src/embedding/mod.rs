@@ -11,8 +11,8 @@ pub mod store;
 
 use std::{future::Future, sync::Arc};
 
-use mediadocs_config::tenancy;
 use mediadocs_providers::embeddings::{Embedder, EmbeddingError};
+use mediadocs_store::tenancy;
 use mediadocs_workflows::{
     embedding::{EmbedTranscriptDef, Embedded},
     recording::RecordingRef,

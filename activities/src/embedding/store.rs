@@ -2,7 +2,7 @@
 //! vectors, and (re-exported from `mediadocs-retrieval`) finding the nearest ones to a query
 //! vector.
 //!
-//! Every function takes a transaction begun with `mediadocs_config::tenancy::begin`, so
+//! Every function takes a transaction begun with `mediadocs_store::tenancy::begin`, so
 //! row-level security confines it to one org.
 
 use pgvector::Vector;

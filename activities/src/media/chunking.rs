@@ -16,19 +16,13 @@ const FRAME: usize = TARGET_RATE as usize / 10;
 /// How far back from a chunk's limit a quieter cut is looked for.
 const SEARCH_SECS: usize = 30;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChunkLimits {
-    pub max_secs: u64,
-    pub max_bytes: u64,
-}
+pub use mediadocs_settings::transcription::ChunkLimits;
 
-impl ChunkLimits {
-    /// Samples per chunk that keep both limits.
-    fn max_samples(&self) -> usize {
-        let by_time = self.max_secs * u64::from(TARGET_RATE);
-        let by_size = self.max_bytes.saturating_sub(WAV_HEADER) / 2;
-        usize::try_from(by_time.min(by_size).max(FRAME as u64)).unwrap_or(usize::MAX)
-    }
+/// Samples per chunk that keep both limits.
+fn max_samples(limits: &ChunkLimits) -> usize {
+    let by_time = limits.max_secs * u64::from(TARGET_RATE);
+    let by_size = limits.max_bytes.saturating_sub(WAV_HEADER) / 2;
+    usize::try_from(by_time.min(by_size).max(FRAME as u64)).unwrap_or(usize::MAX)
 }
 
 /// Consecutive sample ranges covering `len` samples (16 kHz mono), each within `limits`.
@@ -39,7 +33,7 @@ pub fn plan<E>(
     limits: ChunkLimits,
     mut window: impl FnMut(Range<usize>) -> Result<Vec<f32>, E>,
 ) -> Result<Vec<Range<usize>>, E> {
-    let max = limits.max_samples();
+    let max = max_samples(&limits);
     let search = (SEARCH_SECS * TARGET_RATE as usize).min(max / 4);
     let mut chunks = Vec::new();
     let mut start = 0;
@@ -132,7 +126,7 @@ mod tests {
                 assert_eq!(pair[0].end, pair[1].start, "{limits:?}");
             }
             for c in &chunks {
-                assert!(c.len() <= limits.max_samples(), "{limits:?}: {c:?}");
+                assert!(c.len() <= max_samples(&limits), "{limits:?}: {c:?}");
                 assert!(wav(&pcm16(&audio[c.clone()])).unwrap().len() as u64 <= limits.max_bytes);
             }
         }

@@ -17,7 +17,7 @@ mod tracks;
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use mediadocs_config::tenancy;
+use mediadocs_store::tenancy;
 use mediadocs_workflows::{
     media::{MediaInfo, ProbeDef},
     recording::RecordingRef,

@@ -15,10 +15,10 @@ use std::{
 
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt, stream};
-use mediadocs_config::{ConfigError, env::var_or, tenancy};
 use mediadocs_providers::transcription::{
     Segment, Transcript, TranscriptionError, whisper::WhisperClient,
 };
+use mediadocs_store::tenancy;
 use mediadocs_workflows::transcription::Collected;
 use serde::{Deserialize, Serialize};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -30,44 +30,14 @@ use crate::{
     events,
     heartbeat::while_heartbeating,
     media::{
-        chunking::{self, ChunkLimits},
+        chunking,
         decode::{DecodeError, decode_mono_16k_into},
         pcm::{PcmFile, PcmWriter},
     },
     recordings::permanent,
 };
 
-/// `TRANSCRIPTION_CHUNK_MAX_SECS` (600), `TRANSCRIPTION_CHUNK_MAX_BYTES` (24000000: under
-/// OpenAI's 25 MB request limit), `TRANSCRIPTION_CHUNK_CONCURRENCY` (3 requests at once).
-#[derive(Debug, Clone, Copy)]
-pub struct ChunkedTranscriptionSettings {
-    pub limits: ChunkLimits,
-    pub concurrency: usize,
-}
-
-impl ChunkedTranscriptionSettings {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self {
-            limits: ChunkLimits {
-                max_secs: var_or("TRANSCRIPTION_CHUNK_MAX_SECS", "600", "a number of seconds")?,
-                max_bytes: var_or("TRANSCRIPTION_CHUNK_MAX_BYTES", "24000000", "a byte count")?,
-            },
-            concurrency: var_or("TRANSCRIPTION_CHUNK_CONCURRENCY", "3", "a positive number")?,
-        })
-    }
-}
-
-impl Default for ChunkedTranscriptionSettings {
-    fn default() -> Self {
-        Self {
-            limits: ChunkLimits {
-                max_secs: 600,
-                max_bytes: 24_000_000,
-            },
-            concurrency: 3,
-        }
-    }
-}
+pub use mediadocs_settings::transcription::ChunkedTranscriptionSettings;
 
 /// What a heartbeat reports, and what a retried attempt resumes from.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

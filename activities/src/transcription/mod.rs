@@ -7,11 +7,10 @@
 //! URL; the provider's job ID is recorded once the provider accepts. A retried submit finds
 //! the row and does not submit again once that ID is known.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use anyhow::Context;
 use aws_sdk_s3::presigning::PresigningConfig;
-use mediadocs_config::tenancy;
 use mediadocs_providers::{
     transcription::{
         AsyncTranscriber, JobState, Provider, Submission, Transcript, TranscriptionError,
@@ -19,6 +18,7 @@ use mediadocs_providers::{
     },
     webhook::job_token::{self, JobTokens},
 };
+use mediadocs_store::tenancy;
 use mediadocs_workflows::transcription::{
     CollectDef, CollectTranscript, Collected, SubmitDef, SubmitTranscription, SubmittedJob,
     TranscribeChunksDef,
@@ -48,33 +48,7 @@ pub struct Transcription {
     pub timing: TranscriptionTiming,
 }
 
-/// `TRANSCRIPTION_POLL_INTERVAL_SECS` (300), `TRANSCRIPTION_TIMEOUT_SECS` (21600: 6 hours),
-/// `TRANSCRIPTION_AUDIO_URL_TTL_SECS` (3600: how long the provider may take to start
-/// downloading the audio).
-#[derive(Debug, Clone, Copy)]
-pub struct TranscriptionTiming {
-    pub poll_interval: Duration,
-    pub give_up_after: Duration,
-    pub audio_url_ttl: Duration,
-}
-
-impl TranscriptionTiming {
-    pub fn from_env() -> Result<Self, mediadocs_config::ConfigError> {
-        use mediadocs_config::env::var_or;
-        let secs = |var, default| -> Result<Duration, mediadocs_config::ConfigError> {
-            Ok(Duration::from_secs(var_or(
-                var,
-                default,
-                "a number of seconds",
-            )?))
-        };
-        Ok(Self {
-            poll_interval: secs("TRANSCRIPTION_POLL_INTERVAL_SECS", "300")?,
-            give_up_after: secs("TRANSCRIPTION_GIVE_UP_SECS", "21600")?,
-            audio_url_ttl: secs("TRANSCRIPTION_AUDIO_URL_TTL_SECS", "3600")?,
-        })
-    }
-}
+pub use mediadocs_settings::transcription::TranscriptionTiming;
 
 fn provider_failure(e: TranscriptionError) -> ActivityError {
     if e.is_retryable() {

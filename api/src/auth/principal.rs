@@ -59,10 +59,7 @@ impl Principal {
         &self,
         state: &AppState,
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ApiError> {
-        Ok(
-            mediadocs_config::tenancy::begin(&state.pool, Some(self.org_id), self.user_id())
-                .await?,
-        )
+        Ok(mediadocs_store::tenancy::begin(&state.pool, Some(self.org_id), self.user_id()).await?)
     }
 }
 
@@ -76,7 +73,7 @@ impl FromRequestParts<AppState> for Principal {
         }
         let claims = state.jwt.verify(token).ok_or(ApiError::Unauthorized)?;
         let mut tx =
-            mediadocs_config::tenancy::begin(&state.pool, Some(claims.org), Some(claims.sub))
+            mediadocs_store::tenancy::begin(&state.pool, Some(claims.org), Some(claims.sub))
                 .await?;
         let role: Option<String> = sqlx::query_scalar(
             "SELECT m.role FROM memberships m

@@ -155,7 +155,7 @@ pub async fn register(
 
     let hash = password::hash(req.password).await?;
     let (user, org) = (Uuid::now_v7(), Uuid::now_v7());
-    let mut tx = mediadocs_config::tenancy::begin(&state.pool, Some(org), Some(user)).await?;
+    let mut tx = mediadocs_store::tenancy::begin(&state.pool, Some(org), Some(user)).await?;
     create_user(&mut tx, user, &email, &name, &hash).await?;
     sqlx::query("INSERT INTO orgs (id, name) VALUES ($1, $2)")
         .bind(org)
@@ -257,7 +257,7 @@ pub async fn login(
         .fetch_optional(&state.pool)
         .await?
         .ok_or_else(|| ApiError::Forbidden("this account belongs to no org".into()))?;
-    let mut tx = mediadocs_config::tenancy::begin(&state.pool, Some(org), Some(user)).await?;
+    let mut tx = mediadocs_store::tenancy::begin(&state.pool, Some(org), Some(user)).await?;
     let session = start_session(&mut tx, &state, user, org, Role::parse(&role)?).await?;
     tx.commit().await?;
     Ok(Json(session))
@@ -291,7 +291,7 @@ pub async fn refresh(
     if revoked_at.is_some() || expires_at <= chrono::Utc::now() {
         return Err(ApiError::Unauthorized);
     }
-    let mut tx = mediadocs_config::tenancy::begin(&state.pool, Some(org), Some(user)).await?;
+    let mut tx = mediadocs_store::tenancy::begin(&state.pool, Some(org), Some(user)).await?;
     let spent =
         sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE id = $1 AND used_at IS NULL")
             .bind(token)
@@ -366,8 +366,7 @@ pub async fn switch_org(
     AppJson(req): AppJson<SwitchOrgRequest>,
 ) -> Result<Json<Session>, ApiError> {
     let (user, _) = principal.require_user()?;
-    let mut tx =
-        mediadocs_config::tenancy::begin(&state.pool, Some(req.org_id), Some(user)).await?;
+    let mut tx = mediadocs_store::tenancy::begin(&state.pool, Some(req.org_id), Some(user)).await?;
     let role: String =
         sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(req.org_id)

@@ -8,14 +8,13 @@ pub mod limits;
 pub mod prompt;
 pub mod request;
 pub mod search;
-pub mod settings;
 pub mod sources;
 pub mod state;
 pub mod store;
 pub mod stream;
 pub mod turn;
 
-pub use settings::ChatSettings;
+pub use mediadocs_settings::chat::ChatSettings;
 pub use state::ChatState;
 
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -13,7 +13,7 @@ use mediadocs_providers::{
 };
 use tokio::sync::OnceCell;
 
-use super::{limits::ChatLimiter, settings::ChatSettings};
+use super::{ChatSettings, limits::ChatLimiter};
 use crate::error::ApiError;
 
 #[derive(Clone)]

@@ -230,7 +230,7 @@ async fn finish(
 }
 
 async fn save(turn: &Turn, answer: &store::Answer<'_>, tokens: u32) -> anyhow::Result<()> {
-    let mut db = mediadocs_config::tenancy::begin(&turn.pool, Some(turn.org), None).await?;
+    let mut db = mediadocs_store::tenancy::begin(&turn.pool, Some(turn.org), None).await?;
     store::insert_answer(&mut db, answer).await?;
     if tokens > 0 {
         limits::record_usage(&mut db, turn.org, u64::from(tokens)).await?;

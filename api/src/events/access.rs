@@ -113,7 +113,7 @@ impl Access {
     }
 
     async fn still_allowed(&self, pool: &PgPool) -> sqlx::Result<bool> {
-        let mut tx = mediadocs_config::tenancy::begin(pool, Some(self.org), self.user()).await?;
+        let mut tx = mediadocs_store::tenancy::begin(pool, Some(self.org), self.user()).await?;
         let found: Option<i32> = match self.credential {
             Credential::Login { user, family } => {
                 sqlx::query_scalar(

@@ -1,5 +1,5 @@
 //! Reading the feed: an org's events after an ID, in order, under the org's row-level
-//! security. Every event of an org commits in ID order (see `mediadocs_config::events`), so
+//! security. Every event of an org commits in ID order (see `mediadocs_store::events`), so
 //! "after the last ID I saw" never skips one.
 
 use std::sync::Arc;
@@ -93,7 +93,7 @@ pub async fn after(
         Scope::Org => (false, None),
         Scope::Client { user } => (true, user),
     };
-    let mut tx = mediadocs_config::tenancy::begin(pool, Some(org), None).await?;
+    let mut tx = mediadocs_store::tenancy::begin(pool, Some(org), None).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, user_id, type, payload, created_at FROM events
          WHERE org_id = $1 AND id > $2
@@ -113,7 +113,7 @@ pub async fn after(
 
 /// The newest event ID of `org` (0 when it has none).
 pub async fn newest(pool: &PgPool, org: Uuid) -> sqlx::Result<i64> {
-    let mut tx = mediadocs_config::tenancy::begin(pool, Some(org), None).await?;
+    let mut tx = mediadocs_store::tenancy::begin(pool, Some(org), None).await?;
     let id: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM events WHERE org_id = $1")
         .bind(org)
         .fetch_one(&mut *tx)

@@ -2,7 +2,7 @@
 //! SSE (`/api/events`), resumable by event ID, fanned out by every API instance.
 //!
 //! PostgreSQL is the only broker: events are rows written in the transaction of the change
-//! they report (`mediadocs_config::events::emit`); a trigger NOTIFYs; each instance LISTENs
+//! they report (`mediadocs_store::events::emit`); a trigger NOTIFYs; each instance LISTENs
 //! and reads what it has not yet read.
 //!
 //! - [`feed`]: reading an org's events after an ID.
@@ -18,7 +18,6 @@ pub mod feed;
 pub mod hub;
 pub mod listener;
 pub mod retention;
-pub mod settings;
 pub mod sse;
 pub mod subscription;
 pub mod ticket;
@@ -33,7 +32,7 @@ use tokio::{
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub use settings::EventSettings;
+pub use mediadocs_settings::events::EventSettings;
 
 use crate::{AppState, error::ApiError, error::FieldError};
 use access::{Access, Ending};
@@ -164,6 +163,6 @@ pub async fn status_changed(
     let payload = serde_json::json!({
         "recording_id": recording, "status": status, "previous": previous, "stage": null,
     });
-    mediadocs_config::events::emit(tx, org, None, "recording.status_changed", payload).await?;
+    mediadocs_store::events::emit(tx, org, None, "recording.status_changed", payload).await?;
     Ok(())
 }

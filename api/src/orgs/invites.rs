@@ -245,7 +245,7 @@ pub async fn accept(
         }
     };
 
-    let mut tx = mediadocs_config::tenancy::begin(&state.pool, Some(org), Some(user)).await?;
+    let mut tx = mediadocs_store::tenancy::begin(&state.pool, Some(org), Some(user)).await?;
     if let Some((name, hash)) = new_account {
         sessions::create_user(&mut tx, user, &email, &name, &hash).await?;
     }

@@ -193,8 +193,7 @@ pub async fn create(
             drop(tx);
             let bucket = &state.settings.s3.bucket;
             if let Err(abort) =
-                mediadocs_config::s3_util::abort_multipart(&state.s3, bucket, &key, &upload_id)
-                    .await
+                mediadocs_store::objects::abort_multipart(&state.s3, bucket, &key, &upload_id).await
             {
                 tracing::warn!(error = ?abort, "could not abort the multipart upload of a failed create");
             }
@@ -271,6 +270,6 @@ async fn insert_and_schedule(
     .bind(ttl)
     .execute(&mut **tx)
     .await?;
-    crate::workflows::start_upload_expiry(state, principal.org_id, id).await?;
+    crate::orchestration::start_upload_expiry(state, principal.org_id, id).await?;
     super::lock(tx, id).await
 }

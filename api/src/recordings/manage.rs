@@ -177,18 +177,18 @@ pub async fn delete(
     }
     let bucket = &state.settings.s3.bucket;
     if let Some(upload_id) = &row.upload_id {
-        mediadocs_config::s3_util::abort_multipart(&state.s3, bucket, &row.s3_key, upload_id)
+        mediadocs_store::objects::abort_multipart(&state.s3, bucket, &row.s3_key, upload_id)
             .await?;
     }
     let prefix =
         mediadocs_workflows::names::recording_prefix(&row.org_id.to_string(), &id.to_string());
-    mediadocs_config::s3_util::delete_prefix(&state.s3, bucket, &prefix).await?;
+    mediadocs_store::objects::delete_prefix(&state.s3, bucket, &prefix).await?;
     sqlx::query("DELETE FROM recordings WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
     let payload = serde_json::json!({ "recording_id": id });
-    mediadocs_config::events::emit(&mut tx, row.org_id, None, "recording.deleted", payload).await?;
+    mediadocs_store::events::emit(&mut tx, row.org_id, None, "recording.deleted", payload).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -36,7 +36,7 @@ pub async fn retry(
             row.status
         )));
     }
-    crate::workflows::restart_pipeline(&state, row.org_id, id).await?;
+    crate::orchestration::restart_pipeline(&state, row.org_id, id).await?;
     let row: super::Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE recordings SET status = 'uploaded', failed_stage = NULL, status_reason = NULL,
              updated_at = now() WHERE id = $1 RETURNING {}",

@@ -273,7 +273,7 @@ pub async fn complete(
             return Err(ApiError::Conflict(format!("the upload was {}", row.status)));
         }
         tx.commit().await?;
-        crate::workflows::ensure_pipeline(&state, principal.org_id, id).await?;
+        crate::orchestration::ensure_pipeline(&state, principal.org_id, id).await?;
         return Ok(Json(row.into()));
     }
     let upload_id = uploading(&row)?.to_owned();
@@ -364,7 +364,7 @@ pub async fn complete(
     tx.commit().await?;
     // After the commit: if Temporal is down, the client's retry takes the idempotent path and
     // starts it then.
-    crate::workflows::ensure_pipeline(&state, principal.org_id, id).await?;
+    crate::orchestration::ensure_pipeline(&state, principal.org_id, id).await?;
     Ok(Json(row.into()))
 }
 
@@ -385,7 +385,7 @@ pub async fn abort(
         return Ok(Json(row.into()));
     }
     let upload_id = uploading(&row)?;
-    mediadocs_config::s3_util::abort_multipart(
+    mediadocs_store::objects::abort_multipart(
         &state.s3,
         &state.settings.s3.bucket,
         &row.s3_key,

@@ -130,7 +130,7 @@ fn authenticate(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Uuid, Uuid), ApiError> {
-    let settings = &state.settings.webhooks;
+    let settings = &state.webhooks;
     let (Some(recording), Some(job), Some(token)) = (&query.recording, &query.job, &query.token)
     else {
         return Err(ApiError::Unauthorized);

@@ -5,49 +5,18 @@
 //! `scripts/lib/tools.sh install` links to `.tools/models/all-MiniLM-L6-v2`. The matrix
 //! products run on candle's rayon pool, sized by `RAYON_NUM_THREADS` (all cores when unset).
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
-use mediadocs_config::env::{self, ConfigError};
+pub use mediadocs_settings::embeddings::LocalEmbedderSettings;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use super::{Embedder, EmbeddingError};
 
 const MODEL: &str = "all-MiniLM-L6-v2";
 const DIMENSION: usize = 384;
-
-#[derive(Debug, Clone)]
-pub struct LocalEmbedderSettings {
-    /// Holds `config.json`, `model.safetensors` and `tokenizer.json`.
-    pub dir: PathBuf,
-    /// Texts per forward pass: larger batches use the cores better but pad more.
-    pub batch_size: usize,
-    /// Word pieces per text, special tokens included; longer texts are truncated.
-    /// 256 is the model's `max_seq_length` in sentence-transformers (its card: longer input is
-    /// truncated), so vectors agree with those computed there.
-    pub max_tokens: usize,
-}
-
-impl LocalEmbedderSettings {
-    /// `LOCAL_EMBEDDER_DIR` (default `.tools/models/all-MiniLM-L6-v2`, where
-    /// `scripts/lib/tools.sh install` links the model, relative to the working directory, so
-    /// set it when not running from the repository root) and `LOCAL_EMBEDDER_BATCH` (default 32).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let batch: std::num::NonZeroUsize =
-            env::var_or("LOCAL_EMBEDDER_BATCH", "32", "a positive number of texts")?;
-        Ok(Self {
-            dir: env::var_or(
-                "LOCAL_EMBEDDER_DIR",
-                ".tools/models/all-MiniLM-L6-v2",
-                "a directory holding the all-MiniLM-L6-v2 model files",
-            )?,
-            batch_size: batch.get(),
-            max_tokens: 256,
-        })
-    }
-}
 
 /// Cheap to clone: the model is shared with the blocking tasks that run it.
 #[derive(Clone)]
@@ -246,7 +215,7 @@ mod tests {
     #[test]
     fn a_missing_model_directory_says_how_to_install_it() {
         let settings = LocalEmbedderSettings {
-            dir: PathBuf::from("/nonexistent/all-MiniLM-L6-v2"),
+            dir: std::path::PathBuf::from("/nonexistent/all-MiniLM-L6-v2"),
             batch_size: 32,
             max_tokens: 256,
         };

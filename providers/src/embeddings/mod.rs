@@ -40,39 +40,7 @@ impl EmbeddingError {
     }
 }
 
-/// Which embedder to build; see [`EmbeddingSettings::from_env`].
-#[derive(Debug, Clone)]
-pub enum EmbeddingSettings {
-    Local(local::LocalEmbedderSettings),
-    OpenAi(openai::OpenAiEmbedderSettings),
-}
-
-impl EmbeddingSettings {
-    /// `EMBEDDINGS_PROVIDER` is `local` or `openai`. Unset, it is `openai` when
-    /// `EMBEDDINGS_BASE_URL` is set and `local` otherwise: with no provider configured,
-    /// mediadocs embeds in-process.
-    pub fn from_env() -> Result<Self, mediadocs_config::env::ConfigError> {
-        use mediadocs_config::env::{ConfigError, optional};
-        const EXPECTED: &str = "local or openai";
-        let provider: Option<String> = optional("EMBEDDINGS_PROVIDER", EXPECTED)?;
-        let provider = match provider {
-            Some(p) => p.to_ascii_lowercase(),
-            None if optional::<String>("EMBEDDINGS_BASE_URL", "a URL")?.is_some() => {
-                "openai".into()
-            }
-            None => "local".into(),
-        };
-        match provider.as_str() {
-            "local" => Ok(Self::Local(local::LocalEmbedderSettings::from_env()?)),
-            "openai" => Ok(Self::OpenAi(openai::OpenAiEmbedderSettings::from_env()?)),
-            _ => Err(ConfigError::Invalid {
-                var: "EMBEDDINGS_PROVIDER",
-                expected: EXPECTED,
-                got: provider,
-            }),
-        }
-    }
-}
+pub use mediadocs_settings::embeddings::EmbeddingSettings;
 
 /// Builds the configured embedder. Loading the local model reads ~90 MB from disk.
 pub fn from_settings(settings: &EmbeddingSettings) -> Result<Arc<dyn Embedder>, EmbeddingError> {

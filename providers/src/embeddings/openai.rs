@@ -1,66 +1,19 @@
 //! Embeddings from an OpenAI-compatible `/v1/embeddings` endpoint (OpenAI, Ollama, vLLM,
 //! text-embeddings-inference), through async-openai with the same retry stack as the LLM.
 
-use std::{num::NonZeroUsize, time::Duration};
-
 use async_openai::{
     Client,
     config::OpenAIConfig,
     types::embeddings::{CreateEmbeddingRequest, Embedding, EmbeddingInput},
 };
-use mediadocs_config::env::{ConfigError, optional, var_or};
-use secrecy::SecretString;
+pub use mediadocs_settings::embeddings::OpenAiEmbedderSettings;
 use tokio::time::{Instant, timeout_at};
-use url::Url;
 
 use super::{Embedder, EmbeddingError};
 use crate::llm::{LlmError, transport};
 
 /// Retries of 429/5xx within one batch; Temporal retries the activity beyond that.
 const MAX_RETRIES: usize = 3;
-
-#[derive(Debug, Clone)]
-pub struct OpenAiEmbedderSettings {
-    pub base_url: Url,
-    pub api_key: Option<SecretString>,
-    pub model: String,
-    /// Sent as `dimensions`, and checked on every returned vector.
-    pub dimension: usize,
-    /// Texts per request.
-    pub batch_size: NonZeroUsize,
-    /// Per batch, retries included.
-    pub timeout: Duration,
-}
-
-impl OpenAiEmbedderSettings {
-    /// `EMBEDDINGS_BASE_URL`, `EMBEDDINGS_API_KEY`, `EMBEDDINGS_MODEL`,
-    /// `EMBEDDINGS_DIMENSION`, `EMBEDDINGS_BATCH` and `EMBEDDINGS_TIMEOUT_SECS`.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let dimension: NonZeroUsize = var_or(
-            "EMBEDDINGS_DIMENSION",
-            "1536",
-            "a positive number of floats",
-        )?;
-        let timeout: NonZeroUsize = var_or(
-            "EMBEDDINGS_TIMEOUT_SECS",
-            "60",
-            "a positive number of seconds",
-        )?;
-        Ok(Self {
-            base_url: var_or(
-                "EMBEDDINGS_BASE_URL",
-                "https://api.openai.com/v1",
-                "an http(s) URL such as https://api.openai.com/v1",
-            )?,
-            api_key: optional::<String>("EMBEDDINGS_API_KEY", "an API key")?
-                .map(SecretString::from),
-            model: var_or("EMBEDDINGS_MODEL", "text-embedding-3-small", "a model name")?,
-            dimension: dimension.get(),
-            batch_size: var_or("EMBEDDINGS_BATCH", "128", "a positive number of texts")?,
-            timeout: Duration::from_secs(timeout.get() as u64),
-        })
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct OpenAiEmbedder {

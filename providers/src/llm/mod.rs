@@ -9,7 +9,6 @@
 
 mod client;
 mod error;
-mod settings;
 mod stream;
 mod telemetry;
 pub(crate) mod transport;
@@ -18,6 +17,6 @@ mod untrusted;
 
 pub use client::ChatClient;
 pub use error::LlmError;
-pub use settings::LlmSettings;
+pub use mediadocs_settings::llm::LlmSettings;
 pub use types::{ChatRequest, Completion, Message, Role, StreamEvent, Usage};
 pub use untrusted::{UNTRUSTED_CONTENT_RULE, untrusted_block};

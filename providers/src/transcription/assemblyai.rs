@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{
     AsyncTranscriber, Callback, CallbackStatus, JobState, Provider, Segment, Submission,
-    Transcript, TranscriptionError, TranscriptionSettings, segments, settings::http_client,
+    Transcript, TranscriptionError, TranscriptionSettings, client::http_client, segments,
     status_error, transport_error,
 };
 

@@ -11,8 +11,8 @@ use serde_json::json;
 
 use super::{
     AsyncTranscriber, Callback, CallbackStatus, JobState, Provider, Segment, Submission,
-    Transcript, TranscriptionError, TranscriptionSettings, assemblyai::check_times, segments,
-    settings::http_client, status_error, transport_error,
+    Transcript, TranscriptionError, TranscriptionSettings, assemblyai::check_times,
+    client::http_client, segments, status_error, transport_error,
 };
 
 const PROVIDER: Provider = Provider::Deepgram;

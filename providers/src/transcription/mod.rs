@@ -7,62 +7,15 @@
 //! request. Every provider's output becomes the same [`Transcript`] of timed segments.
 
 pub mod assemblyai;
+mod client;
 pub mod deepgram;
 mod segments;
-pub mod settings;
 pub mod whisper;
 
 use serde::{Deserialize, Serialize};
 
-pub use settings::TranscriptionSettings;
-
-/// Which provider a job went to. Its name appears in webhook URLs and in the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    AssemblyAi,
-    Deepgram,
-    /// A self-hosted transcriber: AssemblyAI's API, Standard Webhooks signatures.
-    SelfHosted,
-    Whisper,
-}
-
-impl Provider {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::AssemblyAi => "assemblyai",
-            Self::Deepgram => "deepgram",
-            Self::SelfHosted => "selfhosted",
-            Self::Whisper => "whisper",
-        }
-    }
-
-    /// Whether the provider calls us back (and so has a webhook endpoint).
-    pub const fn is_async(self) -> bool {
-        !matches!(self, Self::Whisper)
-    }
-}
-
-impl std::fmt::Display for Provider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Provider {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        [
-            Self::AssemblyAi,
-            Self::Deepgram,
-            Self::SelfHosted,
-            Self::Whisper,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == s)
-        .ok_or(())
-    }
-}
+pub use client::{async_transcriber, sync_transcriber};
+pub use mediadocs_settings::transcription::{Provider, TranscriptionSettings};
 
 /// One timed stretch of speech.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

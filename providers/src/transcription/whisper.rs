@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use super::{
     Provider, Segment, TranscriptionError, TranscriptionSettings, assemblyai::check_times,
-    settings::http_client,
+    client::http_client,
 };
 
 const PROVIDER: Provider = Provider::Whisper;

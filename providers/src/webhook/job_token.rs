@@ -7,13 +7,13 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
 use hmac::{Hmac, Mac};
-use mediadocs_config::env::{self, ConfigError};
+use mediadocs_settings::transcription::WebhookTokenKey;
 use sha2::Sha256;
 
 /// The header AssemblyAI sends back with the value we give it.
 pub const AUTH_HEADER: &str = "x-mediadocs-webhook-secret";
 
-const MIN_KEY_BYTES: usize = 32;
+const MIN_KEY_BYTES: usize = WebhookTokenKey::MIN_BYTES;
 
 #[derive(Clone)]
 pub struct JobTokens {
@@ -32,21 +32,11 @@ impl JobTokens {
         (key.len() >= MIN_KEY_BYTES).then_some(Self { key })
     }
 
-    /// `WEBHOOK_TOKEN_KEY`: base64 of at least 32 random bytes, the same for the API (which
-    /// checks tokens) and the worker (which mints them). Required.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        const VAR: &str = "WEBHOOK_TOKEN_KEY";
-        const EXPECTED: &str = "base64 of at least 32 random bytes";
-        let text: String = env::required(VAR, EXPECTED)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .ok()
-            .and_then(Self::new)
-            .ok_or(ConfigError::Invalid {
-                var: VAR,
-                expected: EXPECTED,
-                got: "(hidden)".into(),
-            })
+    /// The tokens of the configured `WEBHOOK_TOKEN_KEY`.
+    pub fn from_key(key: &WebhookTokenKey) -> Self {
+        Self {
+            key: key.bytes().to_vec(),
+        }
     }
 
     fn mac(&self, label: &str, parts: &[&str]) -> Hmac<Sha256> {

@@ -6,6 +6,7 @@
 
 use base64::{Engine, engine::general_purpose::STANDARD as B64};
 use hmac::{Hmac, Mac};
+use mediadocs_settings::api::WebhookSecret;
 use sha2::Sha256;
 
 pub const ID_HEADER: &str = "webhook-id";
@@ -16,7 +17,7 @@ pub const SIGNATURE_HEADER: &str = "webhook-signature";
 /// replay (or a badly skewed sender).
 pub const TOLERANCE_SECS: i64 = 300;
 
-const SECRET_PREFIX: &str = "whsec_";
+const SECRET_PREFIX: &str = WebhookSecret::PREFIX;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SignatureError {
@@ -44,12 +45,13 @@ impl std::fmt::Debug for Secret {
 
 impl Secret {
     pub fn parse(text: &str) -> Result<Self, SignatureError> {
-        let encoded = text.strip_prefix(SECRET_PREFIX).unwrap_or(text);
-        let bytes = B64.decode(encoded).map_err(|_| SignatureError::BadSecret)?;
-        if bytes.is_empty() {
-            return Err(SignatureError::BadSecret);
-        }
-        Ok(Self(bytes))
+        WebhookSecret::parse(text)
+            .map(|s| Self::from_settings(&s))
+            .ok_or(SignatureError::BadSecret)
+    }
+
+    pub fn from_settings(secret: &WebhookSecret) -> Self {
+        Self(secret.bytes().to_vec())
     }
 
     /// A new random secret, for provisioning a self-hosted transcriber.

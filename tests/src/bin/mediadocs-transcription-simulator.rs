@@ -33,6 +33,6 @@ async fn main() -> anyhow::Result<()> {
         "transcription simulator (not a real provider) listening on {}",
         simulator.base_url()
     );
-    mediadocs_config::shutdown::signal().await;
+    mediadocs_settings::shutdown::signal().await;
     Ok(())
 }

@@ -2,7 +2,8 @@
 
 use std::process::Command;
 
-use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect};
+use mediadocs_settings::{DatabaseSettings, S3Settings, TemporalSettings};
+use mediadocs_store::connect;
 use mediadocs_tests::{tools, wait::free_port};
 use mediadocs_workflows::PingWorkflow;
 use temporalio_client::{WorkflowDescribeOptions, WorkflowExecutionStatus};
@@ -179,7 +180,7 @@ async fn dev_stack_restarts_with_its_data_intact() {
     let client = connect::temporal(&stack.temporal(), "dev-stack-test")
         .await
         .unwrap();
-    let before = mediadocs_api::workflows::ping(&client, "mediadocs", "restart", "kept".into())
+    let before = mediadocs_api::orchestration::ping(&client, "mediadocs", "restart", "kept".into())
         .await
         .unwrap();
     drop(client);

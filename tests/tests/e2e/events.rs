@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 /// Two API instances on one test database, with `tune` applied to both's event settings.
 async fn two_instances(
     ctx: &TestContext,
-    tune: impl Fn(&mut mediadocs_api::config::EventSettings),
+    tune: impl Fn(&mut mediadocs_settings::events::EventSettings),
 ) -> (TestApp, TestApp) {
     let spawn = || {
         let mut settings = ctx.api_settings();

@@ -26,7 +26,7 @@ async fn readyz_names_postgres_when_it_is_stopped() {
     let mut postgres = PgServer::start("readyz")
         .await
         .expect("a private PostgreSQL");
-    let pool = mediadocs_config::connect::postgres(&mediadocs_config::DatabaseSettings {
+    let pool = mediadocs_store::connect::postgres(&mediadocs_settings::DatabaseSettings {
         url: postgres.url("postgres").into(),
         migration_url: None,
         max_connections: 2,

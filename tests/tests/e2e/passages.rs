@@ -11,7 +11,6 @@ use mediadocs_activities::embedding::{
     passages::{Segment, Sizing, split},
     store,
 };
-use mediadocs_config::tenancy;
 use mediadocs_providers::{
     embeddings::{
         Embedder, EmbeddingError,
@@ -19,6 +18,7 @@ use mediadocs_providers::{
     },
     transcription::{Segment as TranscriptSegment, Transcript},
 };
+use mediadocs_store::tenancy;
 use mediadocs_tests::{TestApp, TestContext, fixtures, tools::repo_root};
 use sqlx::PgPool;
 use uuid::Uuid;

@@ -10,7 +10,7 @@ async fn api_client_starts_a_workflow_that_the_worker_runs() {
     let _worker = TestWorker::spawn(&ctx);
 
     let out =
-        mediadocs_api::workflows::ping(&ctx.temporal, &ctx.task_queue, "client-1", "hi".into())
+        mediadocs_api::orchestration::ping(&ctx.temporal, &ctx.task_queue, "client-1", "hi".into())
             .await
             .expect("the ping workflow completes");
     assert_eq!(out.reply, "pong: hi");
@@ -54,12 +54,13 @@ async fn diagnostics_ping_endpoint_round_trips_through_the_worker() {
 async fn a_retried_ping_activity_writes_one_row() {
     let ctx = TestContext::new().await;
     let _worker = TestWorker::spawn(&ctx);
-    let first = mediadocs_api::workflows::ping(&ctx.temporal, &ctx.task_queue, "twice", "a".into())
-        .await
-        .unwrap();
+    let first =
+        mediadocs_api::orchestration::ping(&ctx.temporal, &ctx.task_queue, "twice", "a".into())
+            .await
+            .unwrap();
     // Same workflow ID again, as a retry after a lost completion would be.
     let second =
-        mediadocs_api::workflows::ping(&ctx.temporal, &ctx.task_queue, "twice", "a".into())
+        mediadocs_api::orchestration::ping(&ctx.temporal, &ctx.task_queue, "twice", "a".into())
             .await
             .unwrap();
     assert_eq!(first.row_id, second.row_id);

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use mediadocs_config::{DatabaseSettings, connect, tenancy};
+use mediadocs_settings::DatabaseSettings;
+use mediadocs_store::{connect, tenancy};
 use mediadocs_tests::{TestApp, TestContext};
 use reqwest::Method;
 use serde_json::{Value, json};

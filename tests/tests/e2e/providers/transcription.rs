@@ -103,9 +103,12 @@ async fn assemblyai_submit_callback_and_fetch() {
     .await
     .unwrap();
     sim.register(&media, sidecar());
-    let client = settings(Provider::AssemblyAi, &sim.base_url(), Some("aai-key"))
-        .async_transcriber()
-        .unwrap();
+    let client = mediadocs_providers::transcription::async_transcriber(&settings(
+        Provider::AssemblyAi,
+        &sim.base_url(),
+        Some("aai-key"),
+    ))
+    .unwrap();
 
     let id = client
         .submit(&Submission {
@@ -129,9 +132,12 @@ async fn assemblyai_submit_callback_and_fetch() {
     );
 
     // A wrong key is the provider's refusal, not an outage.
-    let wrong = settings(Provider::AssemblyAi, &sim.base_url(), Some("nope"))
-        .async_transcriber()
-        .unwrap();
+    let wrong = mediadocs_providers::transcription::async_transcriber(&settings(
+        Provider::AssemblyAi,
+        &sim.base_url(),
+        Some("nope"),
+    ))
+    .unwrap();
     assert!(matches!(
         wrong.fetch(&id).await,
         Err(TranscriptionError::Rejected { status: 401, .. })
@@ -182,9 +188,12 @@ async fn selfhosted_callbacks_carry_standard_webhook_signatures() {
         duplicate_callbacks: 1,
         ..Knobs::default()
     });
-    let client = settings(Provider::SelfHosted, &sim.base_url(), None)
-        .async_transcriber()
-        .unwrap();
+    let client = mediadocs_providers::transcription::async_transcriber(&settings(
+        Provider::SelfHosted,
+        &sim.base_url(),
+        None,
+    ))
+    .unwrap();
     let submission = Submission {
         audio_url: &format!("{}/audio", e.base),
         callback_url: &format!("{}/callback", e.base),
@@ -241,9 +250,12 @@ async fn deepgram_callbacks_carry_the_transcript() {
     .await
     .unwrap();
     sim.register(&media, sidecar());
-    let client = settings(Provider::Deepgram, &sim.base_url(), Some("dg-key"))
-        .async_transcriber()
-        .unwrap();
+    let client = mediadocs_providers::transcription::async_transcriber(&settings(
+        Provider::Deepgram,
+        &sim.base_url(),
+        Some("dg-key"),
+    ))
+    .unwrap();
     let id = client
         .submit(&Submission {
             audio_url: &format!("{}/audio", e.base),

@@ -748,7 +748,7 @@ async fn our_outages_answer_5xx_so_the_provider_retries() {
     let temporal = mediadocs_tests::temporal::TemporalServer::start()
         .await
         .unwrap();
-    let client = mediadocs_config::connect::temporal(&temporal.settings("unused"), "down-test")
+    let client = mediadocs_store::connect::temporal(&temporal.settings("unused"), "down-test")
         .await
         .unwrap();
     let no_temporal = TestApp::spawn_on(ctx.api_settings(), ctx.pool.clone(), client).await;
@@ -776,7 +776,7 @@ async fn our_outages_answer_5xx_so_the_provider_retries() {
     let mut settings = ctx.api_settings();
     settings.database.url =
         format!("postgres://nobody@127.0.0.1:{}/none", wait::free_port()).into();
-    let dead_pool = mediadocs_config::connect::postgres(&settings.database).unwrap();
+    let dead_pool = mediadocs_store::connect::postgres(&settings.database).unwrap();
     let no_db = TestApp::spawn_with(&ctx, settings, dead_pool).await;
     let r = no_db
         .http

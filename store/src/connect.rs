@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use sqlx::{PgPool, postgres::PgPoolOptions};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 
-use crate::settings::{DatabaseSettings, S3Settings, TemporalSettings};
+use mediadocs_settings::{DatabaseSettings, S3Settings, TemporalSettings};
 
 /// Connects a pool. Connecting is lazy so a process can start, and report not-ready,
 /// while PostgreSQL is still coming up.
@@ -60,7 +60,7 @@ pub fn s3(settings: &S3Settings) -> aws_sdk_s3::Client {
         settings.secret_access_key.expose_secret().to_owned(),
         None,
         None,
-        "mediadocs-config",
+        "mediadocs-store",
     );
     let mut builder = aws_sdk_s3::config::Builder::new()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())

@@ -5,7 +5,7 @@
 use secrecy::SecretString;
 use url::Url;
 
-use crate::env::{ConfigError, flag_or, var_or};
+use crate::env::{self, ConfigError, flag_or, var_or};
 
 /// PostgreSQL. `DATABASE_URL` holds credentials, so it stays secret in `Debug` output.
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ impl DatabaseSettings {
             });
         }
         let migration_url: Option<String> =
-            crate::env::optional("DATABASE_MIGRATION_URL", "a postgres:// URL")?;
+            env::optional("DATABASE_MIGRATION_URL", "a postgres:// URL")?;
         Ok(Self {
             url: url.into(),
             migration_url: migration_url.map(Into::into),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mediadocs_config::env::{ConfigError, optional, var_or};
+use crate::env::{ConfigError, optional, var_or};
 use secrecy::SecretString;
 use url::Url;
 

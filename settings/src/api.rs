@@ -1,11 +1,12 @@
-//! The API's own settings, on top of the shared ones in `mediadocs-config`.
+//! The API's settings: its own, and the shared ones it needs.
 
 use std::{net::SocketAddr, num::NonZeroU32, str::FromStr, time::Duration};
 
-pub use crate::events::EventSettings;
 use base64::{Engine, engine::general_purpose::STANDARD};
-use mediadocs_config::{
-    ConfigError, DatabaseSettings, S3Settings, TemporalSettings, env, telemetry::LogFormat,
+
+use crate::{
+    ConfigError, DatabaseSettings, S3Settings, TemporalSettings, chat::ChatSettings, env,
+    events::EventSettings, telemetry::LogFormat, transcription::WebhookTokenKey,
 };
 
 #[derive(Debug, Clone)]
@@ -23,7 +24,7 @@ pub struct ApiSettings {
     pub auth: AuthSettings,
     pub uploads: UploadSettings,
     pub webhooks: WebhookSettings,
-    pub chat: crate::chat::ChatSettings,
+    pub chat: ChatSettings,
     pub events: EventSettings,
     pub database: DatabaseSettings,
     pub temporal: TemporalSettings,
@@ -46,7 +47,7 @@ impl ApiSettings {
             auth: AuthSettings::from_env()?,
             uploads: UploadSettings::from_env()?,
             webhooks: WebhookSettings::from_env()?,
-            chat: crate::chat::ChatSettings::from_env()?,
+            chat: ChatSettings::from_env()?,
             database: DatabaseSettings::from_env()?,
             temporal: TemporalSettings::from_env()?,
             s3: S3Settings::from_env()?,
@@ -212,7 +213,7 @@ fn cors_origins() -> Result<Vec<String>, ConfigError> {
         .collect();
     for origin in &origins {
         let valid = url::Url::parse(origin).is_ok_and(|u| u.path() == "/" && u.query().is_none())
-            && axum::http::HeaderValue::from_str(origin).is_ok();
+            && http::HeaderValue::from_str(origin).is_ok();
         if !valid {
             return Err(ConfigError::Invalid {
                 var: "CORS_ALLOWED_ORIGINS",
@@ -229,21 +230,20 @@ fn cors_origins() -> Result<Vec<String>, ConfigError> {
 pub struct WebhookSettings {
     /// `WEBHOOK_TOKEN_KEY` (required): the key behind each job's callback token and header
     /// value; the worker must have the same one.
-    pub tokens: mediadocs_providers::webhook::job_token::JobTokens,
+    pub token_key: WebhookTokenKey,
     /// `SELFHOSTED_WEBHOOK_SECRETS`: space-separated `whsec_…` secrets that self-hosted
     /// transcribers sign callbacks with (Standard Webhooks). Several are accepted at once so a
     /// secret can be rotated. Default: none (`selfhosted` callbacks are refused).
-    pub selfhosted_secrets: Vec<mediadocs_providers::webhook::standard::Secret>,
+    pub selfhosted_secrets: Vec<WebhookSecret>,
 }
 
 impl WebhookSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        use mediadocs_providers::webhook::standard::Secret;
         let raw: String = env::var_or("SELFHOSTED_WEBHOOK_SECRETS", "", "whsec_ secrets")?;
         let selfhosted_secrets = raw
             .split_whitespace()
             .map(|s| {
-                Secret::parse(s).map_err(|_| ConfigError::Invalid {
+                WebhookSecret::parse(s).ok_or_else(|| ConfigError::Invalid {
                     var: "SELFHOSTED_WEBHOOK_SECRETS",
                     expected: "space-separated whsec_<base64> secrets",
                     got: "(hidden)".into(),
@@ -251,8 +251,41 @@ impl WebhookSettings {
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
-            tokens: mediadocs_providers::webhook::job_token::JobTokens::from_env()?,
+            token_key: WebhookTokenKey::from_env()?,
             selfhosted_secrets,
         })
+    }
+}
+
+/// A Standard Webhooks signing key: the bytes behind `whsec_<base64>`. `Debug` never
+/// prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(Vec<u8>);
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(whsec_…)")
+    }
+}
+
+impl WebhookSecret {
+    pub const PREFIX: &str = "whsec_";
+
+    /// `whsec_<base64>`, or the bare base64, of at least one byte.
+    pub fn parse(text: &str) -> Option<Self> {
+        let encoded = text.strip_prefix(Self::PREFIX).unwrap_or(text);
+        STANDARD
+            .decode(encoded)
+            .ok()
+            .filter(|b| !b.is_empty())
+            .map(Self)
+    }
+
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
     }
 }

@@ -2,8 +2,11 @@
 
 use std::{num::NonZeroU32, time::Duration};
 
-use mediadocs_config::env::{self, ConfigError};
-use mediadocs_providers::{embeddings::EmbeddingSettings, llm::LlmSettings};
+use crate::{
+    embeddings::EmbeddingSettings,
+    env::{self, ConfigError},
+    llm::LlmSettings,
+};
 
 #[derive(Debug, Clone)]
 pub struct ChatSettings {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mediadocs_config::{ConfigError, env};
+use crate::{ConfigError, env};
 
 #[derive(Debug, Clone)]
 pub struct EventSettings {

@@ -8,7 +8,8 @@
 mod sample;
 
 use clap::{Parser, Subcommand};
-use mediadocs_config::{DatabaseSettings, S3Settings, TemporalSettings, connect, env};
+use mediadocs_settings::{DatabaseSettings, S3Settings, TemporalSettings, or_exit};
+use mediadocs_store::connect;
 
 #[derive(Parser)]
 #[command(name = "mediadocs", version, about = "mediadocs operator CLI")]
@@ -48,12 +49,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Migrate => {
-            let database = env::or_exit(DatabaseSettings::from_env);
+            let database = or_exit(DatabaseSettings::from_env);
             connect::migrate(&database).await?;
             println!("migrations applied");
         }
         Command::EnsureBucket => {
-            let s3 = env::or_exit(S3Settings::from_env);
+            let s3 = or_exit(S3Settings::from_env);
             let client = connect::s3(&s3);
             if client
                 .head_bucket()
@@ -67,11 +68,12 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Ping { message } => {
-            let temporal = env::or_exit(TemporalSettings::from_env);
+            let temporal = or_exit(TemporalSettings::from_env);
             let client = connect::temporal(&temporal, "mediadocs-cli").await?;
             let id = uuid::Uuid::now_v7().to_string();
             let out =
-                mediadocs_api::workflows::ping(&client, &temporal.task_queue, &id, message).await?;
+                mediadocs_api::orchestration::ping(&client, &temporal.task_queue, &id, message)
+                    .await?;
             println!("{} (diagnostic_pings row {})", out.reply, out.row_id);
         }
         Command::Sample {
@@ -80,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
             email,
             password,
         } => {
-            let temporal = env::or_exit(TemporalSettings::from_env);
+            let temporal = or_exit(TemporalSettings::from_env);
             let client = connect::temporal(&temporal, "mediadocs-cli").await?;
             let sample = sample::Sample {
                 file,

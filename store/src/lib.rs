@@ -1,0 +1,17 @@
+//! Where mediadocs keeps its state, and the one owner of what several crates write.
+//!
+//! - [`connect`]: the PostgreSQL pool, the migrations, the S3 and Temporal clients.
+//! - [`tenancy`]: the org-scoped transaction that row-level security keys on.
+//! - [`events`]: the one writer of the client-facing event feed, and its payloads.
+//! - [`objects`]: S3 operations both the API and the worker perform.
+//!
+//! The API and the activities both link this crate, so a rule about a shared table lives
+//! here once instead of in each of them.
+
+pub mod connect;
+pub mod events;
+pub mod objects;
+pub mod tenancy;
+
+/// The embedded migrations from the repository's `migrations/` folder.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
