@@ -4,19 +4,20 @@
 //! named on each one.
 
 pub mod bench;
+pub mod bookkeeping;
 pub mod diagnostics;
 pub mod document;
 pub mod embedding;
 pub mod events;
+mod failure;
 pub mod heartbeat;
 pub mod media;
-pub mod pipeline;
 pub mod recordings;
 pub mod transcription;
 
 pub use bench::Noop;
+pub use bookkeeping::Bookkeeping;
 pub use diagnostics::Diagnostics;
 pub use media::Media;
-pub use pipeline::Pipeline;
 pub use recordings::Recordings;
 pub use transcription::Transcription;

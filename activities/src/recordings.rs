@@ -5,18 +5,20 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
-use mediadocs_store::{objects::abort_multipart, tenancy};
-use mediadocs_workflows::recording::{
-    ExpireUploadDef, RecordingRef, Verified, VerifyStoredSizeDef,
+use mediadocs_store::{
+    objects::abort_multipart,
+    recordings::{self as store, RecordingStatus, SizeCheckError, StatusChange},
+    tenancy,
+};
+use mediadocs_workflows::{
+    FailureKind,
+    recording::{ExpireUploadDef, RecordingRef, Verified, VerifyStoredSizeDef},
 };
 use sqlx::PgPool;
 use temporalio_macros::activities;
-use temporalio_sdk::{
-    ApplicationFailure,
-    activities::{ActivityContext, ActivityError},
-};
-use uuid::Uuid;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use crate::failure::{fail, gone, recording_error};
 
 pub struct Recordings {
     pub pool: PgPool,
@@ -24,19 +26,12 @@ pub struct Recordings {
     pub bucket: String,
 }
 
-pub(crate) fn ids(r: &RecordingRef) -> Result<(Uuid, Uuid), ActivityError> {
-    let parse = |s: &str| {
-        Uuid::parse_str(s).map_err(|e| permanent("InvalidInput", anyhow::anyhow!("{s}: {e}")))
-    };
-    Ok((parse(&r.org_id)?, parse(&r.recording_id)?))
-}
-
-pub(crate) fn permanent(kind: &str, error: anyhow::Error) -> ActivityError {
-    ApplicationFailure::builder(error)
-        .type_name(kind.to_owned())
-        .non_retryable(true)
-        .build()
-        .into()
+#[derive(sqlx::FromRow)]
+struct Upload {
+    status: RecordingStatus,
+    s3_key: String,
+    upload_id: Option<String>,
+    size_bytes: i64,
 }
 
 #[activities]
@@ -47,30 +42,25 @@ impl Recordings {
         _ctx: ActivityContext,
         recording: RecordingRef,
     ) -> Result<bool, ActivityError> {
-        let (org, id) = ids(&recording)?;
+        let RecordingRef {
+            org_id: org,
+            recording_id: id,
+        } = recording;
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
-        let row: Option<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT status, s3_key, upload_id FROM recordings WHERE id = $1 FOR UPDATE",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((status, key, upload_id)) = row else {
+        let Some(row) = upload_for_update(&mut tx, id).await? else {
             return Ok(false);
         };
-        if status != "uploading" {
+        if row.status != RecordingStatus::Uploading {
             return Ok(false);
         }
-        if let Some(upload_id) = upload_id {
-            abort_multipart(&self.s3, &self.bucket, &key, &upload_id).await?;
+        if let Some(upload_id) = row.upload_id {
+            abort_multipart(&self.s3, &self.bucket, &row.s3_key, &upload_id).await?;
         }
-        sqlx::query(
-            "UPDATE recordings SET status = 'expired', upload_id = NULL, updated_at = now(),
-             status_reason = 'the upload was not completed in time' WHERE id = $1",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        let change = StatusChange::to(RecordingStatus::Expired)
+            .because("the upload was not completed in time");
+        store::set_status(&mut tx, org, id, change)
+            .await
+            .map_err(recording_error)?;
         tx.commit().await?;
         tracing::info!(recording_id = %id, "stale upload expired");
         Ok(true)
@@ -82,46 +72,44 @@ impl Recordings {
         _ctx: ActivityContext,
         recording: RecordingRef,
     ) -> Result<Verified, ActivityError> {
-        let (org, id) = ids(&recording)?;
+        let RecordingRef {
+            org_id: org,
+            recording_id: id,
+        } = recording;
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
-        let row: Option<(i64, String)> =
-            sqlx::query_as("SELECT size_bytes, s3_key FROM recordings WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (declared, key) = row
-            .ok_or_else(|| permanent("RecordingGone", anyhow::anyhow!("recording {id} is gone")))?;
-        let head = self
-            .s3
-            .head_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await
-            .context("HEAD source")?;
-        let stored = head.content_length().unwrap_or(-1);
-        if stored != declared {
-            sqlx::query(
-                "UPDATE recordings SET status = 'failed', failed_stage = 'verify', updated_at = now(),
-                 status_reason = $2 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(format!("the stored file has {stored} bytes, not the declared {declared}"))
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            return Err(permanent(
-                "SizeMismatch",
-                anyhow::anyhow!("stored {stored} bytes, declared {declared}"),
-            ));
-        }
-        sqlx::query("UPDATE recordings SET status = 'verifying', updated_at = now() WHERE id = $1 AND status = 'uploaded'")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let row = upload_for_update(&mut tx, id)
+            .await?
+            .ok_or_else(|| gone(id))?;
+        let checked = store::check_stored_size(
+            &mut tx,
+            &self.s3,
+            &self.bucket,
+            org,
+            id,
+            &row.s3_key,
+            row.size_bytes,
+        )
+        .await;
         tx.commit().await?;
-        Ok(Verified {
-            stored_bytes: stored,
-        })
+        match checked {
+            Ok(stored_bytes) => Ok(Verified { stored_bytes }),
+            Err(SizeCheckError::Mismatch { reason }) => {
+                Err(fail(FailureKind::SizeMismatch, anyhow::anyhow!(reason)))
+            }
+            Err(SizeCheckError::Storage(e)) => Err(e.into()),
+            Err(SizeCheckError::Recording(e)) => Err(recording_error(e)),
+        }
     }
+}
+
+async fn upload_for_update(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    id: uuid::Uuid,
+) -> sqlx::Result<Option<Upload>> {
+    sqlx::query_as(
+        "SELECT status, s3_key, upload_id, size_bytes FROM recordings WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
 }

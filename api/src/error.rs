@@ -63,6 +63,17 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// A move the recording's status does not allow is a conflict with its current state.
+impl From<mediadocs_store::recordings::RecordingError> for ApiError {
+    fn from(e: mediadocs_store::recordings::RecordingError) -> Self {
+        use mediadocs_store::recordings::RecordingError;
+        match e {
+            RecordingError::IllegalTransition { .. } => Self::Conflict(e.to_string()),
+            RecordingError::Database(e) => e.into(),
+        }
+    }
+}
+
 /// One invalid field of a request.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct FieldError {

@@ -37,8 +37,8 @@ fn temporal_down(e: impl std::fmt::Debug) -> ApiError {
 
 fn recording_ref(org: Uuid, recording: Uuid) -> RecordingRef {
     RecordingRef {
-        org_id: org.to_string(),
-        recording_id: recording.to_string(),
+        org_id: org,
+        recording_id: recording,
     }
 }
 
@@ -48,7 +48,7 @@ pub async fn start_upload_expiry(
     org: Uuid,
     recording: Uuid,
 ) -> Result<(), ApiError> {
-    let id = names::upload_expiry_workflow_id(&recording.to_string());
+    let id = names::upload_expiry_workflow_id(recording);
     let options = WorkflowStartOptions::new(state.settings.temporal.task_queue.clone(), id)
         .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
         .build();
@@ -112,7 +112,7 @@ async fn start_pipeline(
     conflict: WorkflowIdConflictPolicy,
     reuse: WorkflowIdReusePolicy,
 ) -> Result<Result<String, String>, ApiError> {
-    let id = names::pipeline_workflow_id(&recording.to_string());
+    let id = names::pipeline_workflow_id(recording);
     let options = WorkflowStartOptions::new(state.settings.temporal.task_queue.clone(), id.clone())
         .id_conflict_policy(conflict)
         .id_reuse_policy(reuse)

@@ -128,7 +128,9 @@ pub async fn run(s: Sample, temporal: &Client) -> anyhow::Result<()> {
         "uploaded {filename} ({} bytes) as recording {id}; waiting for its pipeline",
         bytes.len()
     );
-    let handle = temporal.get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"));
+    let handle = temporal.get_workflow_handle::<MediaPipelineWorkflow>(
+        mediadocs_workflows::names::pipeline_workflow_id(&id),
+    );
     let outcome = tokio::time::timeout(
         Duration::from_secs(300),
         handle.get_result(WorkflowGetResultOptions::default()),

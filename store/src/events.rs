@@ -2,9 +2,12 @@
 //! when the change it reports was committed. A trigger NOTIFYs the API instances, which fan
 //! the event out over WebSocket and SSE. Activities and API handlers both call [`emit`].
 
-use serde_json::Value;
+use mediadocs_workflows::PipelineStage;
+use serde_json::{Value, json};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
+
+use crate::recordings::RecordingStatus;
 
 /// Appends an event to the org's feed; `user` narrows it to one person.
 ///
@@ -48,3 +51,100 @@ pub async fn lock(tx: &mut Transaction<'_, Postgres>, org: Uuid) -> sqlx::Result
 /// The first key of the two-key advisory lock, so event locks never collide with other
 /// advisory locks (which use the one-key form or other spaces).
 const EVENT_LOCK_SPACE: i32 = 0x6576_6e74; // "evnt"
+
+/// The events the product emits, with their payloads. Clients read `type` and the payload's
+/// fields; renaming one breaks them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `recording.status_changed`: `stage` is the pipeline stage that moved it, or `None`
+    /// when an API handler did (upload completed, rejected or aborted; a retry).
+    StatusChanged {
+        recording_id: Uuid,
+        status: RecordingStatus,
+        previous: RecordingStatus,
+        stage: Option<PipelineStage>,
+    },
+    /// `pipeline.progress`: the stage, the overall percentage and, within a stage that
+    /// counts steps (map chunks, Whisper chunks), the steps done of the total.
+    Progress {
+        recording_id: Uuid,
+        stage: PipelineStage,
+        percent: u32,
+        steps: Option<(i64, u32)>,
+    },
+    /// `recording.failed`
+    Failed {
+        recording_id: Uuid,
+        stage: PipelineStage,
+        message: Option<String>,
+    },
+    /// `document.ready`
+    DocumentReady {
+        recording_id: Uuid,
+        document_id: Uuid,
+        version: i32,
+        title: String,
+    },
+    /// `recording.deleted`
+    Deleted { recording_id: Uuid },
+}
+
+impl Event {
+    pub const fn type_name(&self) -> &'static str {
+        match self {
+            Self::StatusChanged { .. } => "recording.status_changed",
+            Self::Progress { .. } => "pipeline.progress",
+            Self::Failed { .. } => "recording.failed",
+            Self::DocumentReady { .. } => "document.ready",
+            Self::Deleted { .. } => "recording.deleted",
+        }
+    }
+
+    pub fn payload(&self) -> Value {
+        match self {
+            Self::StatusChanged {
+                recording_id,
+                status,
+                previous,
+                stage,
+            } => json!({
+                "recording_id": recording_id, "status": status.as_str(),
+                "previous": previous.as_str(), "stage": stage.map(PipelineStage::as_str),
+            }),
+            Self::Progress {
+                recording_id,
+                stage,
+                percent,
+                steps,
+            } => {
+                let (done, total) = steps.map_or((None, None), |(d, t)| (Some(d), Some(t)));
+                json!({
+                    "recording_id": recording_id, "stage": stage.as_str(), "percent": percent,
+                    "done": done, "total": total,
+                })
+            }
+            Self::Failed {
+                recording_id,
+                stage,
+                message,
+            } => {
+                json!({ "recording_id": recording_id, "stage": stage.as_str(), "message": message })
+            }
+            Self::DocumentReady {
+                recording_id,
+                document_id,
+                version,
+                title,
+            } => json!({
+                "recording_id": recording_id, "document_id": document_id, "version": version,
+                "title": title,
+            }),
+            Self::Deleted { recording_id } => json!({ "recording_id": recording_id }),
+        }
+    }
+
+    /// Appends the event to the org's feed, for the whole org, in `tx`.
+    pub async fn emit(&self, tx: &mut Transaction<'_, Postgres>, org: Uuid) -> sqlx::Result<i64> {
+        emit(tx, org, None, self.type_name(), self.payload()).await
+    }
+}

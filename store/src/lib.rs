@@ -4,6 +4,8 @@
 //! - [`tenancy`]: the org-scoped transaction that row-level security keys on.
 //! - [`events`]: the one writer of the client-facing event feed, and its payloads.
 //! - [`objects`]: S3 operations both the API and the worker perform.
+//! - [`recordings`]: a recording's status and the moves between statuses, with what each
+//!   move writes; the size check and its outcome.
 //!
 //! The API and the activities both link this crate, so a rule about a shared table lives
 //! here once instead of in each of them.
@@ -11,6 +13,7 @@
 pub mod connect;
 pub mod events;
 pub mod objects;
+pub mod recordings;
 pub mod tenancy;
 
 /// The embedded migrations from the repository's `migrations/` folder.

@@ -172,7 +172,9 @@ impl Overhead {
         self.app.complete_upload(&self.owner, staged).await;
         self.ctx
             .temporal
-            .get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{}", staged.id))
+            .get_workflow_handle::<MediaPipelineWorkflow>(
+                mediadocs_workflows::names::pipeline_workflow_id(&staged.id),
+            )
             .get_result(WorkflowGetResultOptions::default())
             .await
             .expect("the pipeline succeeds");
@@ -200,11 +202,14 @@ impl Overhead {
 
     /// Activities one pipeline run scheduled, from its history.
     async fn activities(&self, id: &str) -> u32 {
-        histories::events(&self.ctx.temporal, &format!("recording-{id}"))
-            .await
-            .iter()
-            .filter(|e| e.kind == "ActivityTaskScheduledEventAttributes")
-            .count() as u32
+        histories::events(
+            &self.ctx.temporal,
+            &mediadocs_workflows::names::pipeline_workflow_id(&id),
+        )
+        .await
+        .iter()
+        .filter(|e| e.kind == "ActivityTaskScheduledEventAttributes")
+        .count() as u32
     }
 }
 
@@ -323,8 +328,8 @@ async fn map_reduce() {
                 .await;
         let input = GenerateDocument {
             recording: RecordingRef {
-                org_id: org.to_string(),
-                recording_id: recording.to_string(),
+                org_id: org,
+                recording_id: recording,
             },
             fan_out: fan_out as u32,
         };

@@ -85,12 +85,12 @@ async fn targets(ctx: &TestContext, app: &TestApp, n: u64) -> (Vec<(String, Stri
             &provider_job,
         )
         .await;
-        let workflow_id = format!("recording-{recording}");
+        let workflow_id = mediadocs_workflows::names::pipeline_workflow_id(&recording);
         workflows.push(workflow_id.clone());
         let options = WorkflowStartOptions::new("bench-no-worker", workflow_id).build();
         let input = RecordingRef {
-            org_id: org.to_string(),
-            recording_id: recording.to_string(),
+            org_id: org,
+            recording_id: recording,
         };
         ctx.temporal
             .start_workflow(MediaPipelineWorkflow::run, input, options)

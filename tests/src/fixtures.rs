@@ -63,3 +63,16 @@ pub async fn recording_with_transcript(
         .expect("storing a transcript");
     id
 }
+
+/// Renames a recording through the store, as the API does.
+pub async fn rename(pool: &PgPool, org: Uuid, id: Uuid, title: &str) {
+    let mut tx = mediadocs_store::tenancy::begin(pool, Some(org), None)
+        .await
+        .unwrap();
+    assert!(
+        mediadocs_store::recordings::rename(&mut tx, id, title)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+}

@@ -118,12 +118,7 @@ pub async fn index(
     let mut count = 0;
     for t in &set.transcripts {
         let id = fixtures::recording(owner_pool, org, "completed").await;
-        sqlx::query("UPDATE recordings SET title = $2 WHERE id = $1")
-            .bind(id)
-            .bind(&t.title)
-            .execute(owner_pool)
-            .await
-            .unwrap();
+        fixtures::rename(owner_pool, org, id, &t.title).await;
         let passages = split(&t.segments, SIZING);
         let texts: Vec<String> = passages.iter().map(|p| p.text.clone()).collect();
         let vectors = embedder.embed(&texts).await.expect("embedding passages");

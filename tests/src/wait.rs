@@ -2,7 +2,7 @@
 
 use std::{future::Future, time::Duration};
 
-use mediadocs_workflows::{MediaPipelineWorkflow, pipeline::Progress};
+use mediadocs_workflows::{MediaPipelineWorkflow, bookkeeping::Progress};
 use temporalio_client::WorkflowQueryOptions;
 
 /// Polls `probe` every 50 ms until it returns `Some`, or panics after `timeout` naming `what`.
@@ -49,7 +49,9 @@ pub fn pipeline_progress<'a>(
     timeout: Duration,
     reached: impl Fn(&Progress) -> bool + 'a,
 ) -> impl Future<Output = Progress> + 'a {
-    let handle = client.get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"));
+    let handle = client.get_workflow_handle::<MediaPipelineWorkflow>(
+        mediadocs_workflows::names::pipeline_workflow_id(&id),
+    );
     let caller = std::panic::Location::caller();
     async move {
         let handle = &handle;

@@ -7,7 +7,7 @@ use anyhow::Context;
 use std::sync::Arc;
 
 use mediadocs_activities::{
-    Diagnostics, Noop, Pipeline, Recordings, Transcription,
+    Bookkeeping, Diagnostics, Recordings, Transcription,
     document::{DocumentSettings, Documents},
     embedding::Embedding,
     media::Media,
@@ -20,8 +20,7 @@ use mediadocs_providers::{
     webhook::job_token::JobTokens,
 };
 use mediadocs_workflows::{
-    MediaPipelineWorkflow, NoopWorkflow, PingWorkflow, UploadExpiryWorkflow,
-    document::DocumentWorkflow,
+    MediaPipelineWorkflow, PingWorkflow, UploadExpiryWorkflow, document::DocumentWorkflow,
 };
 use sqlx::PgPool;
 use temporalio_client::Client;
@@ -58,20 +57,18 @@ pub async fn run(
         .context("starting the Temporal SDK runtime")?;
     let options = WorkerOptions::new(task_queue)
         .register_workflow::<PingWorkflow>()?
-        .register_workflow::<NoopWorkflow>()?
         .register_workflow::<MediaPipelineWorkflow>()?
         .register_workflow::<UploadExpiryWorkflow>()?
         .register_workflow::<DocumentWorkflow>()?
         .register_activities(Diagnostics {
             pool: deps.pool.clone(),
         })
-        .register_activities(Noop)
         .register_activities(Recordings {
             pool: deps.pool.clone(),
             s3: deps.s3.clone(),
             bucket: deps.bucket.clone(),
         })
-        .register_activities(Pipeline {
+        .register_activities(Bookkeeping {
             pool: deps.pool.clone(),
         })
         .register_activities(Media {
@@ -98,8 +95,13 @@ pub async fn run(
             settings: deps.transcription,
             tokens: deps.tokens,
             timing: deps.timing,
-        })
-        .build();
+        });
+    // The benchmarks' bare-Temporal baseline; a production build does not carry it.
+    #[cfg(feature = "bench")]
+    let options = options
+        .register_workflow::<mediadocs_workflows::NoopWorkflow>()?
+        .register_activities(mediadocs_activities::Noop);
+    let options = options.build();
     let mut worker = Worker::new(&runtime, client, options).context("creating the worker")?;
     let stop = worker.shutdown_handle();
     let (result, ()) = tokio::join!(worker.run(), async {

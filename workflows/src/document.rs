@@ -15,21 +15,9 @@ use temporalio_workflow::{
     ActivityExecutionError, ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
-use crate::recording::RecordingRef;
+use uuid::Uuid;
 
-/// Failure types that retrying cannot fix. `LlmOutputInvalid` is not among them: another
-/// attempt of the model may well write a valid document.
-pub const NON_RETRYABLE: [&str; 9] = [
-    "RecordingGone",
-    "InvalidInput",
-    "TranscriptMissing",
-    "LlmUnauthorized",
-    "LlmContentPolicy",
-    "LlmQuotaExhausted",
-    "LlmContextLength",
-    "LlmRejected",
-    "LlmConfig",
-];
+use crate::{FailureKind, recording::RecordingRef};
 
 /// The default number of summaries in flight at once.
 pub const DEFAULT_FAN_OUT: usize = 4;
@@ -85,7 +73,7 @@ pub struct WriteRef {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DocumentRef {
-    pub document_id: String,
+    pub document_id: Uuid,
     pub version: i32,
     pub title: String,
 }
@@ -150,7 +138,7 @@ fn retry_policy(attempts: u32) -> RetryPolicy {
         .backoff_coefficient(2.0)
         .maximum_interval(Duration::from_secs(120))
         .maximum_attempts(attempts)
-        .non_retryable_error_types(NON_RETRYABLE)
+        .non_retryable_error_types(FailureKind::non_retryable())
         .build()
 }
 

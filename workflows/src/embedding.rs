@@ -11,16 +11,7 @@ use temporalio_common::{ActivityError, RetryPolicy};
 use temporalio_macros::activity_definitions;
 use temporalio_workflow::ActivityOptions;
 
-use crate::recording::RecordingRef;
-
-/// Failure types that retrying cannot fix; [`embed_activity`]'s retry policy names them.
-pub const NON_RETRYABLE: [&str; 5] = [
-    "RecordingGone",
-    "InvalidInput",
-    "EmbeddingRejected",
-    "MalformedEmbeddingResponse",
-    "EmbeddingModelFailed",
-];
+use crate::{FailureKind, recording::RecordingRef};
 
 /// What the embed stage stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -57,7 +48,7 @@ pub fn embed_activity() -> ActivityOptions {
                 .initial_interval(Duration::from_secs(2))
                 .backoff_coefficient(2.0)
                 .maximum_interval(Duration::from_secs(120))
-                .non_retryable_error_types(NON_RETRYABLE)
+                .non_retryable_error_types(FailureKind::non_retryable())
                 .build(),
         )
         .build()

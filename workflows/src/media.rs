@@ -9,15 +9,6 @@ use temporalio_macros::activity_definitions;
 
 use crate::recording::RecordingRef;
 
-/// Failure types that retrying cannot fix; the workflow's retry policy names them too.
-pub const NON_RETRYABLE: [&str; 5] = [
-    "RecordingGone",
-    "InvalidInput",
-    "UnsupportedMedia",
-    "NoAudioTrack",
-    "CorruptMedia",
-];
-
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MediaInfo {
     /// `webm`, `mkv`, `mp4`, `mov`, `wav`, `ogg`, `flac`, `mp3`, `mp2`, `mp1` or `aac` (ADTS).

@@ -20,12 +20,11 @@ use temporalio_workflow::{
 };
 
 use crate::{
+    FailureKind, PipelineStage, StageStatus,
+    bookkeeping::{BookkeepingActivities, Progress, Publish, StageTransition},
     document::{self, DEFAULT_FAN_OUT},
     embedding::{EmbeddingActivities, embed_activity},
     media::MediaActivities,
-    pipeline::{
-        PipelineActivities, Progress, Publish, StageTransition, percent_within, stage_percent,
-    },
     recording::{
         ORG_ID, PIPELINE_STAGE, RECORDING_ID, RecordingActivities, RecordingRef, db_activity,
     },
@@ -40,7 +39,7 @@ use crate::{
 pub struct PipelineOutcome {
     pub stored_bytes: i64,
     pub transcript_segments: u32,
-    pub document_id: String,
+    pub document_id: uuid::Uuid,
     pub passages: u32,
 }
 
@@ -52,7 +51,7 @@ fn media_activity() -> ActivityOptions {
                 .initial_interval(Duration::from_secs(1))
                 .backoff_coefficient(2.0)
                 .maximum_interval(Duration::from_secs(60))
-                .non_retryable_error_types(crate::media::NON_RETRYABLE)
+                .non_retryable_error_types(FailureKind::non_retryable())
                 .build(),
         )
         .build()
@@ -66,7 +65,7 @@ fn provider_retry() -> RetryPolicy {
         .backoff_coefficient(2.0)
         .maximum_interval(Duration::from_secs(120))
         .maximum_attempts(20)
-        .non_retryable_error_types(crate::transcription::NON_RETRYABLE)
+        .non_retryable_error_types(FailureKind::non_retryable())
         .build()
 }
 
@@ -92,6 +91,8 @@ pub struct MediaPipelineWorkflow {
     /// Finished transcription jobs by our job ID; the first report of each job wins, so a
     /// duplicate webhook changes nothing.
     transcriptions: std::collections::BTreeMap<String, TranscriptionFinished>,
+    /// The stage the run is in, which a failure is recorded against.
+    stage: PipelineStage,
     progress: Progress,
 }
 
@@ -103,8 +104,8 @@ impl MediaPipelineWorkflow {
         recording: RecordingRef,
     ) -> WorkflowResult<PipelineOutcome> {
         ctx.upsert_search_attributes([
-            ORG_ID.value_set(recording.org_id.clone()),
-            RECORDING_ID.value_set(recording.recording_id.clone()),
+            ORG_ID.value_set(recording.org_id.to_string()),
+            RECORDING_ID.value_set(recording.recording_id.to_string()),
         ]);
         match stages(ctx, &recording).await {
             Ok(outcome) => Ok(outcome),
@@ -133,49 +134,49 @@ impl MediaPipelineWorkflow {
 type Ctx = WorkflowContext<MediaPipelineWorkflow>;
 
 async fn stages(ctx: &mut Ctx, recording: &RecordingRef) -> Result<PipelineOutcome, StageFailure> {
-    enter(ctx, recording, "verify").await?;
+    enter(ctx, recording, PipelineStage::Verify).await?;
     let verified = ctx
         .execute_activity(
             RecordingActivities::verify_stored_size,
-            recording.clone(),
+            *recording,
             db_activity(),
         )
         .await?;
-    ctx.execute_activity(MediaActivities::probe, recording.clone(), media_activity())
+    ctx.execute_activity(MediaActivities::probe, *recording, media_activity())
         .await?;
-    leave(ctx, recording, "verify").await?;
+    leave(ctx, recording, PipelineStage::Verify).await?;
 
-    enter(ctx, recording, "transcribe").await?;
+    enter(ctx, recording, PipelineStage::Transcribe).await?;
     let segments = transcribe(ctx, recording).await?;
-    leave(ctx, recording, "transcribe").await?;
+    leave(ctx, recording, PipelineStage::Transcribe).await?;
 
-    enter(ctx, recording, "generate").await?;
+    enter(ctx, recording, PipelineStage::Generate).await?;
     let document = document::generate(ctx, recording, DEFAULT_FAN_OUT, |s, done, total| {
         s.progress.chunks_done = done;
         s.progress.chunks_total = total;
-        s.progress.percent = percent_within("generate", done, total);
+        s.progress.percent = PipelineStage::Generate.percent_within(done, total);
     })
     .await?;
-    leave(ctx, recording, "generate").await?;
+    leave(ctx, recording, PipelineStage::Generate).await?;
 
-    enter(ctx, recording, "embed").await?;
+    enter(ctx, recording, PipelineStage::Embed).await?;
     let embedded = ctx
         .execute_activity(
             EmbeddingActivities::embed_transcript,
-            recording.clone(),
+            *recording,
             embed_activity(),
         )
         .await?;
-    leave(ctx, recording, "embed").await?;
+    leave(ctx, recording, PipelineStage::Embed).await?;
 
-    enter(ctx, recording, "publish").await?;
+    enter(ctx, recording, PipelineStage::Publish).await?;
     let publish = Publish {
-        recording: recording.clone(),
-        document_id: document.document_id.clone(),
+        recording: *recording,
+        document_id: document.document_id,
     };
-    ctx.execute_activity(PipelineActivities::publish, publish, db_activity())
+    ctx.execute_activity(BookkeepingActivities::publish, publish, db_activity())
         .await?;
-    leave(ctx, recording, "publish").await?;
+    leave(ctx, recording, PipelineStage::Publish).await?;
     ctx.state_mut(|s| s.progress.percent = 100);
 
     Ok(PipelineOutcome {
@@ -189,36 +190,45 @@ async fn stages(ctx: &mut Ctx, recording: &RecordingRef) -> Result<PipelineOutco
 async fn transition(
     ctx: &mut Ctx,
     recording: &RecordingRef,
-    stage: &str,
-    status: &str,
+    stage: PipelineStage,
+    status: StageStatus,
     message: Option<String>,
 ) -> Result<(), ActivityExecutionError> {
     let input = StageTransition {
-        recording: recording.clone(),
-        stage: stage.to_owned(),
-        status: status.to_owned(),
+        recording: *recording,
+        stage,
+        status,
         message,
     };
-    ctx.execute_activity(PipelineActivities::transition, input, db_activity())
+    ctx.execute_activity(BookkeepingActivities::transition, input, db_activity())
         .await
 }
 
-async fn enter(ctx: &mut Ctx, recording: &RecordingRef, stage: &str) -> Result<(), StageFailure> {
-    ctx.upsert_search_attributes([PIPELINE_STAGE.value_set(stage.to_owned())]);
+async fn enter(
+    ctx: &mut Ctx,
+    recording: &RecordingRef,
+    stage: PipelineStage,
+) -> Result<(), StageFailure> {
+    ctx.upsert_search_attributes([PIPELINE_STAGE.value_set(stage.as_str().to_owned())]);
     ctx.state_mut(|s| {
-        s.progress.stage = stage.to_owned();
-        s.progress.percent = stage_percent(stage);
+        s.stage = stage;
+        s.progress.stage = stage.as_str().to_owned();
+        s.progress.percent = stage.percent();
     });
-    Ok(transition(ctx, recording, stage, "started", None).await?)
+    Ok(transition(ctx, recording, stage, StageStatus::Started, None).await?)
 }
 
-async fn leave(ctx: &mut Ctx, recording: &RecordingRef, stage: &str) -> Result<(), StageFailure> {
-    Ok(transition(ctx, recording, stage, "completed", None).await?)
+async fn leave(
+    ctx: &mut Ctx,
+    recording: &RecordingRef,
+    stage: PipelineStage,
+) -> Result<(), StageFailure> {
+    Ok(transition(ctx, recording, stage, StageStatus::Completed, None).await?)
 }
 
 /// Why a stage failed: a stable type for operators, a message for the recording's owners.
 struct StageFailure {
-    kind: String,
+    kind: FailureKind,
     message: String,
     cancelled: bool,
 }
@@ -226,7 +236,9 @@ struct StageFailure {
 impl From<ActivityExecutionError> for StageFailure {
     fn from(e: ActivityExecutionError) -> Self {
         let kind = match e.cause() {
-            Some(IncomingError::Application(app)) => app.type_name().map(str::to_owned),
+            Some(IncomingError::Application(app)) => {
+                app.type_name().and_then(FailureKind::from_name)
+            }
             _ => None,
         };
         let message = e
@@ -235,7 +247,7 @@ impl From<ActivityExecutionError> for StageFailure {
             .map(|cause| cause.message.clone())
             .unwrap_or_else(|| e.to_string());
         Self {
-            kind: kind.unwrap_or_else(|| "ActivityFailed".to_owned()),
+            kind: kind.unwrap_or(FailureKind::ActivityFailed),
             message,
             cancelled: matches!(e, ActivityExecutionError::Cancelled(_)),
         }
@@ -249,7 +261,7 @@ async fn transcribe(ctx: &mut Ctx, recording: &RecordingRef) -> Result<u32, Stag
         .execute_activity(
             TranscriptionActivities::submit,
             SubmitTranscription {
-                recording: recording.clone(),
+                recording: *recording,
             },
             provider_activity(),
         )
@@ -259,14 +271,14 @@ async fn transcribe(ctx: &mut Ctx, recording: &RecordingRef) -> Result<u32, Stag
             .execute_activity(
                 TranscriptionActivities::transcribe_chunks,
                 CollectTranscript {
-                    recording: recording.clone(),
+                    recording: *recording,
                     job_id: job.job_id.clone(),
                 },
                 chunked_transcription_activity(job.timeout_secs),
             )
             .await?;
         return stored_segments(collected)?.ok_or_else(|| StageFailure {
-            kind: "TranscriptionFailed".to_owned(),
+            kind: FailureKind::TranscriptionFailed,
             message: "the provider returned no transcript".to_owned(),
             cancelled: false,
         });
@@ -295,7 +307,7 @@ async fn transcribe(ctx: &mut Ctx, recording: &RecordingRef) -> Result<u32, Stag
             .execute_activity(
                 TranscriptionActivities::collect,
                 CollectTranscript {
-                    recording: recording.clone(),
+                    recording: *recording,
                     job_id: job.job_id.clone(),
                 },
                 provider_activity(),
@@ -306,7 +318,7 @@ async fn transcribe(ctx: &mut Ctx, recording: &RecordingRef) -> Result<u32, Stag
         }
     }
     Err(StageFailure {
-        kind: "TranscriptionTimeout".to_owned(),
+        kind: FailureKind::TranscriptionTimeout,
         message: format!(
             "the transcription provider did not finish within {} s",
             job.timeout_secs
@@ -339,12 +351,12 @@ async fn fail(
     if failure.cancelled {
         return WorkflowTermination::cancelled();
     }
-    let stage = ctx.state(|s| s.progress.stage.clone());
+    let stage = ctx.state(|s| s.stage);
     if let Err(e) = transition(
         ctx,
         recording,
-        &stage,
-        "failed",
+        stage,
+        StageStatus::Failed,
         Some(failure.message.clone()),
     )
     .await
@@ -352,7 +364,7 @@ async fn fail(
         return e.into();
     }
     ApplicationFailure::builder(format!("{stage}: {}", failure.message))
-        .type_name(failure.kind)
+        .type_name(failure.kind.as_str().to_owned())
         .non_retryable(true)
         .build()
         .into()

@@ -1,5 +1,7 @@
 //! Names that other processes depend on: changing one strands running workflows.
 
+use std::fmt::Display;
+
 /// The task queue when `TEMPORAL_TASK_QUEUE` is unset.
 pub const DEFAULT_TASK_QUEUE: &str = "mediadocs";
 
@@ -11,26 +13,37 @@ pub const NOOP_WORKFLOW: &str = "NoopWorkflow";
 pub const SEARCH_ATTRIBUTES: [&str; 3] = ["OrgId", "RecordingId", "PipelineStage"];
 
 /// The workflow ID of a diagnostic ping.
-pub fn ping_workflow_id(ping_id: &str) -> String {
+pub fn ping_workflow_id(ping_id: impl Display) -> String {
     format!("ping-{ping_id}")
 }
 
-/// The media pipeline of a recording.
-pub fn pipeline_workflow_id(recording_id: &str) -> String {
+/// The media pipeline of a recording: `recording-{id}`.
+pub fn pipeline_workflow_id(recording_id: impl Display) -> String {
     format!("recording-{recording_id}")
 }
 
 /// The stale-upload timer of a recording.
-pub fn upload_expiry_workflow_id(recording_id: &str) -> String {
+pub fn upload_expiry_workflow_id(recording_id: impl Display) -> String {
     format!("upload-expiry-{recording_id}")
 }
 
 /// Where a recording's source lives. Keys are always generated here, never taken from a client.
-pub fn source_key(org_id: &str, recording_id: &str, ext: &str) -> String {
+pub fn source_key(org_id: impl Display, recording_id: impl Display, ext: &str) -> String {
     format!("{}source.{ext}", recording_prefix(org_id, recording_id))
 }
 
 /// Everything of a recording in S3 sits under this prefix.
-pub fn recording_prefix(org_id: &str, recording_id: &str) -> String {
+pub fn recording_prefix(org_id: impl Display, recording_id: impl Display) -> String {
     format!("orgs/{org_id}/recordings/{recording_id}/")
+}
+
+#[cfg(test)]
+mod tests {
+    /// Running workflows and operators' queries know these IDs: they must not drift.
+    #[test]
+    fn workflow_ids_keep_their_shape() {
+        assert_eq!(super::pipeline_workflow_id("r1"), "recording-r1");
+        assert_eq!(super::upload_expiry_workflow_id("r1"), "upload-expiry-r1");
+        assert_eq!(super::ping_workflow_id("p1"), "ping-p1");
+    }
 }

@@ -9,16 +9,19 @@ use serde::{Deserialize, Serialize};
 use temporalio_common::{ActivityError, RetryPolicy, SearchAttributeKey};
 use temporalio_macros::{activity_definitions, workflow, workflow_methods};
 use temporalio_workflow::{ActivityOptions, WorkflowContext, WorkflowResult};
+use uuid::Uuid;
+
+use crate::FailureKind;
 
 pub const ORG_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrgId");
 pub const RECORDING_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("RecordingId");
 pub const PIPELINE_STAGE: SearchAttributeKey<String> = SearchAttributeKey::keyword("PipelineStage");
 
-/// Which recording, in which org. UUIDs as strings: this crate stays free of I/O types.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// Which recording, in which org. Serialised as two UUID strings, as it always was.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RecordingRef {
-    pub org_id: String,
-    pub recording_id: String,
+    pub org_id: Uuid,
+    pub recording_id: Uuid,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -45,8 +48,9 @@ impl RecordingActivities {
         unimplemented!()
     }
 
-    /// Marks the recording `verifying` and checks that the stored object has the declared
-    /// size. A mismatch is a non-retryable `SizeMismatch`.
+    /// Checks that the stored object has the declared size. A mismatch rejects the
+    /// recording (as the upload's completion would have) and is a non-retryable
+    /// `SizeMismatch`.
     #[activity(name = "recordings.verify_stored_size")]
     pub fn verify_stored_size(recording: RecordingRef) -> Result<Verified, ActivityError> {
         unimplemented!()
@@ -63,7 +67,7 @@ pub(crate) fn db_activity() -> ActivityOptions {
                 .initial_interval(Duration::from_secs(1))
                 .backoff_coefficient(2.0)
                 .maximum_interval(Duration::from_secs(60))
-                .non_retryable_error_types(["SizeMismatch", "RecordingGone"])
+                .non_retryable_error_types(FailureKind::non_retryable())
                 .build(),
         )
         .build()

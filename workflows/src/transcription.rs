@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use temporalio_common::ActivityError;
 use temporalio_macros::activity_definitions;
 
-use crate::recording::RecordingRef;
+use crate::{FailureKind, recording::RecordingRef};
 
 /// Sent by the webhook endpoint when a provider reports that a transcription job ended.
 /// IDs only: the transcript itself is fetched (or read from the stored delivery) by an
@@ -22,17 +22,6 @@ pub struct TranscriptionFinished {
     /// `completed` or `failed`.
     pub status: String,
 }
-
-/// Failure types that retrying cannot fix; the workflow's retry policy names them too.
-pub const NON_RETRYABLE: [&str; 7] = [
-    "RecordingGone",
-    "InvalidInput",
-    "TranscriptionRejected",
-    "MalformedProviderPayload",
-    "TranscriptionFailed",
-    "NoSpeech",
-    "TranscriptionUnsupported",
-];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SubmitTranscription {
@@ -70,9 +59,9 @@ pub enum Collected {
         segments: u32,
         duration_ms: Option<i64>,
     },
-    /// The provider gave up on the audio, or found no speech in it; `kind` is a stable name
-    /// (`TranscriptionFailed`, `NoSpeech`).
-    Failed { kind: String, reason: String },
+    /// The provider gave up on the audio, or found no speech in it (`TranscriptionFailed`,
+    /// `NoSpeech`).
+    Failed { kind: FailureKind, reason: String },
 }
 
 pub struct TranscriptionActivities;

@@ -1,7 +1,8 @@
 //! Why a document step failed, and whether Temporal should try it again.
 
 use mediadocs_providers::llm::LlmError;
-use temporalio_sdk::{ApplicationFailure, activities::ActivityError};
+use mediadocs_workflows::FailureKind;
+use temporalio_sdk::activities::ActivityError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DocumentError {
@@ -22,47 +23,27 @@ pub enum DocumentError {
 
 impl DocumentError {
     /// The failure's type name, matched by the workflow's non-retryable list.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> FailureKind {
         match self {
-            Self::RecordingGone(_) => "RecordingGone",
-            Self::TranscriptMissing(_) => "TranscriptMissing",
-            Self::InvalidInput(_) => "InvalidInput",
-            Self::OutputInvalid(_) | Self::Llm(LlmError::Empty { .. }) => "LlmOutputInvalid",
-            Self::Llm(e) => match e.kind() {
-                "unauthorized" => "LlmUnauthorized",
-                "content_policy" => "LlmContentPolicy",
-                "quota_exhausted" => "LlmQuotaExhausted",
-                "context_length" => "LlmContextLength",
-                "rejected" => "LlmRejected",
-                "config" => "LlmConfig",
-                "rate_limited" => "LlmRateLimited",
-                "timeout" => "LlmTimeout",
-                "malformed" | "interrupted" => "LlmMalformed",
-                _ => "LlmUnavailable",
-            },
-            Self::Database(_) => "Database",
+            Self::RecordingGone(_) => FailureKind::RecordingGone,
+            Self::TranscriptMissing(_) => FailureKind::TranscriptMissing,
+            Self::InvalidInput(_) => FailureKind::InvalidInput,
+            Self::OutputInvalid(_) => FailureKind::LlmOutputInvalid,
+            Self::Llm(e) => e.failure_kind(),
+            Self::Database(_) => FailureKind::Database,
         }
     }
 
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::RecordingGone(_) | Self::TranscriptMissing(_) | Self::InvalidInput(_) => false,
-            Self::Llm(e) => e.is_retryable(),
-            Self::OutputInvalid(_) | Self::Database(_) => true,
-        }
+        self.kind().retryable()
     }
 
     /// Typed either way, so the Temporal UI shows what went wrong after the last retry.
     pub fn into_activity_error(self) -> ActivityError {
-        let kind = self.kind().to_owned();
-        let retryable = self.is_retryable();
-        if retryable {
-            tracing::warn!(error = %self, kind, "document step failed; Temporal will retry");
+        let kind = self.kind();
+        if kind.retryable() {
+            tracing::warn!(error = %self, %kind, "document step failed; Temporal will retry");
         }
-        ApplicationFailure::builder(self)
-            .type_name(kind)
-            .non_retryable(!retryable)
-            .build()
-            .into()
+        crate::failure::fail(kind, self)
     }
 }

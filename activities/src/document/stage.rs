@@ -17,12 +17,6 @@ use super::{
     validate::{self, Requirements},
 };
 
-fn ids(r: &RecordingRef) -> Result<(Uuid, Uuid), DocumentError> {
-    let parse =
-        |s: &str| Uuid::parse_str(s).map_err(|e| DocumentError::InvalidInput(format!("{s}: {e}")));
-    Ok((parse(&r.org_id)?, parse(&r.recording_id)?))
-}
-
 fn int(v: u32) -> Result<i32, DocumentError> {
     i32::try_from(v).map_err(|_| DocumentError::InvalidInput(format!("{v} is out of range")))
 }
@@ -46,7 +40,7 @@ pub async fn plan(
     docs: &Documents,
     recording: &RecordingRef,
 ) -> Result<DocumentPlan, DocumentError> {
-    let (org, rec) = ids(recording)?;
+    let (org, rec) = (recording.org_id, recording.recording_id);
     let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
     store::require_recording(&mut tx, rec).await?;
     let context = docs.llm.context_tokens();
@@ -68,7 +62,7 @@ pub async fn summarize_chunk(
     docs: &Documents,
     chunk: &ChunkRef,
 ) -> Result<ChunkSummary, DocumentError> {
-    let (org, rec) = ids(&chunk.recording)?;
+    let (org, rec) = (chunk.recording.org_id, chunk.recording.recording_id);
     if chunk.level != 0 {
         return Err(DocumentError::InvalidInput(
             "only level-0 chunks are summarised; higher levels are reduced".into(),
@@ -112,7 +106,7 @@ pub async fn summarize_chunk(
 }
 
 pub async fn reduce(docs: &Documents, r: &ReduceRef) -> Result<ChunkSummary, DocumentError> {
-    let (org, rec) = ids(&r.recording)?;
+    let (org, rec) = (r.recording.org_id, r.recording.recording_id);
     let (level, idx, from, to) = (int(r.level)?, int(r.idx)?, int(r.from)?, int(r.to)?);
     if from >= to {
         return Err(DocumentError::InvalidInput(format!(
@@ -208,13 +202,13 @@ async fn summarise(
 }
 
 pub async fn write(docs: &Documents, w: &WriteRef) -> Result<DocumentRef, DocumentError> {
-    let (org, rec) = ids(&w.recording)?;
+    let (org, rec) = (w.recording.org_id, w.recording.recording_id);
     let (level, count) = (int(w.level)?, int(w.count)?);
     let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
     store::require_recording(&mut tx, rec).await?;
     if let Some((id, title)) = store::first_version(&mut tx, rec).await? {
         return Ok(DocumentRef {
-            document_id: id.to_string(),
+            document_id: id,
             version: 1,
             title,
         });
@@ -260,7 +254,7 @@ pub async fn write(docs: &Documents, w: &WriteRef) -> Result<DocumentRef, Docume
     tx.commit().await?;
     tracing::info!(recording_id = %rec, document_id = %id, "document written");
     Ok(DocumentRef {
-        document_id: id.to_string(),
+        document_id: id,
         version: 1,
         title,
     })

@@ -14,6 +14,7 @@ use std::{future::Future, sync::Arc};
 use mediadocs_providers::embeddings::{Embedder, EmbeddingError};
 use mediadocs_store::tenancy;
 use mediadocs_workflows::{
+    FailureKind,
     embedding::{EmbedTranscriptDef, Embedded},
     recording::RecordingRef,
 };
@@ -22,7 +23,7 @@ use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
 
-use crate::recordings::{ids, permanent};
+use crate::failure::fail;
 use passages::Sizing;
 use store::Owner;
 
@@ -48,19 +49,20 @@ pub enum EmbedError {
 }
 
 impl EmbedError {
-    /// Retryable unless retrying cannot help; permanent failures carry a stable type name
-    /// (`mediadocs_workflows::embedding::NON_RETRYABLE`).
+    /// Retryable unless retrying cannot help; permanent failures carry a stable type name.
     pub fn into_activity_error(self) -> ActivityError {
         let kind = match &self {
             Self::Cancelled => return ActivityError::cancelled(),
             Self::Database(_) => return anyhow::Error::new(self).into(),
             Self::Embedding(e) if e.is_retryable() => return anyhow::Error::new(self).into(),
-            Self::RecordingGone(_) => "RecordingGone",
-            Self::Embedding(EmbeddingError::Rejected(_)) => "EmbeddingRejected",
-            Self::Embedding(EmbeddingError::Malformed(_)) => "MalformedEmbeddingResponse",
-            Self::Embedding(_) => "EmbeddingModelFailed",
+            Self::RecordingGone(_) => FailureKind::RecordingGone,
+            Self::Embedding(EmbeddingError::Rejected(_)) => FailureKind::EmbeddingRejected,
+            Self::Embedding(EmbeddingError::Malformed(_)) => {
+                FailureKind::MalformedEmbeddingResponse
+            }
+            Self::Embedding(_) => FailureKind::EmbeddingModelFailed,
         };
-        permanent(kind, self.into())
+        fail(kind, self)
     }
 }
 
@@ -117,7 +119,7 @@ impl Embedding {
         ctx: ActivityContext,
         input: RecordingRef,
     ) -> Result<Embedded, ActivityError> {
-        let (org, recording) = ids(&input)?;
+        let (org, recording) = (input.org_id, input.recording_id);
         let progress = Heartbeats(&ctx);
         let embedded = embed_transcript(
             &self.pool,

@@ -16,8 +16,7 @@ mod tracks;
 
 use std::sync::Arc;
 
-use anyhow::anyhow;
-use mediadocs_store::tenancy;
+use mediadocs_store::{recordings, tenancy};
 use mediadocs_workflows::{
     media::{MediaInfo, ProbeDef},
     recording::RecordingRef,
@@ -25,21 +24,16 @@ use mediadocs_workflows::{
 use sqlx::PgPool;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use uuid::Uuid;
 
 pub use probe::{ProbeError, probe_object};
 pub use source::{BLOCK_SIZE, FetchError};
 
-use crate::recordings::{ids, permanent};
+use crate::failure::{fail, gone};
 
 pub struct Media {
     pub pool: PgPool,
     pub s3: aws_sdk_s3::Client,
     pub bucket: String,
-}
-
-fn gone(id: Uuid) -> ActivityError {
-    permanent("RecordingGone", anyhow!("recording {id} is gone"))
 }
 
 impl Media {
@@ -50,7 +44,10 @@ impl Media {
         &self,
         recording: &RecordingRef,
     ) -> Result<MediaInfo, ActivityError> {
-        let (org, id) = ids(recording)?;
+        let RecordingRef {
+            org_id: org,
+            recording_id: id,
+        } = *recording;
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
         let row: Option<(String, Option<serde_json::Value>)> =
             sqlx::query_as("SELECT s3_key, media_info FROM recordings WHERE id = $1")
@@ -69,22 +66,16 @@ impl Media {
                 if e.is_retryable() {
                     anyhow::Error::new(e).into()
                 } else {
-                    permanent(e.kind(), e.into())
+                    fail(e.kind(), e)
                 }
             })?;
 
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
         // A duplicate delivery may have stored first; keep its result and return it.
-        let stored: Option<Option<serde_json::Value>> = sqlx::query_scalar(
-            "UPDATE recordings SET media_info = COALESCE(media_info, $2), updated_at = now()
-             WHERE id = $1 RETURNING media_info",
-        )
-        .bind(id)
-        .bind(serde_json::to_value(&info)?)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let stored =
+            recordings::store_media_info(&mut tx, id, &serde_json::to_value(&info)?).await?;
         tx.commit().await?;
-        let stored = stored.flatten().ok_or_else(|| gone(id))?;
+        let stored = stored.ok_or_else(|| gone(id))?;
         tracing::info!(container = %info.container, bytes_read = info.bytes_read, "probed");
         Ok(serde_json::from_value(stored)?)
     }

@@ -9,7 +9,10 @@ use std::{
     sync::atomic::Ordering,
 };
 
-use mediadocs_workflows::media::{MediaInfo, TrackInfo};
+use mediadocs_workflows::{
+    FailureKind,
+    media::{MediaInfo, TrackInfo},
+};
 use symphonia::core::{
     errors::Error as SymphoniaError,
     formats::FormatOptions,
@@ -43,17 +46,17 @@ pub enum ProbeError {
 
 impl ProbeError {
     /// The stable failure type the workflow's retry policy names.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> FailureKind {
         match self {
-            Self::Unsupported(_) => "UnsupportedMedia",
-            Self::NoAudioTrack { .. } => "NoAudioTrack",
-            Self::Corrupt { .. } => "CorruptMedia",
-            Self::Storage(_) => "StorageError",
+            Self::Unsupported(_) => FailureKind::UnsupportedMedia,
+            Self::NoAudioTrack { .. } => FailureKind::NoAudioTrack,
+            Self::Corrupt { .. } => FailureKind::CorruptMedia,
+            Self::Storage(_) => FailureKind::StorageError,
         }
     }
 
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Storage(_))
+        self.kind().retryable()
     }
 }
 

@@ -19,7 +19,7 @@ use mediadocs_providers::transcription::{
     Segment, Transcript, TranscriptionError, whisper::WhisperClient,
 };
 use mediadocs_store::tenancy;
-use mediadocs_workflows::transcription::Collected;
+use mediadocs_workflows::{FailureKind, transcription::Collected};
 use serde::{Deserialize, Serialize};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tokio::io::AsyncWriteExt;
@@ -28,13 +28,13 @@ use uuid::Uuid;
 use super::{Transcription, provider_failure, store_transcript, stored_summary};
 use crate::{
     events,
+    failure::fail,
     heartbeat::while_heartbeating,
     media::{
         chunking,
         decode::{DecodeError, decode_mono_16k_into},
         pcm::{PcmFile, PcmWriter},
     },
-    recordings::permanent,
 };
 
 pub use mediadocs_settings::transcription::ChunkedTranscriptionSettings;
@@ -73,8 +73,8 @@ impl Transcription {
         job: Uuid,
     ) -> Result<Collected, ActivityError> {
         let whisper = self.whisper.clone().ok_or_else(|| {
-            permanent(
-                "TranscriptionUnsupported",
+            fail(
+                FailureKind::TranscriptionUnsupported,
                 anyhow::anyhow!("{} is not a synchronous provider", self.settings.provider),
             )
         })?;
@@ -88,8 +88,8 @@ impl Transcription {
         .fetch_optional(&mut *tx)
         .await?;
         let (status, key) = row.ok_or_else(|| {
-            permanent(
-                "RecordingGone",
+            fail(
+                FailureKind::RecordingGone,
                 anyhow::anyhow!("job {job} of recording {recording} is gone"),
             )
         })?;
@@ -225,9 +225,9 @@ impl Transcription {
         .context("decoding interrupted")?;
         decoded.map_err(|e| match e {
             DecodeError::Io(e) => anyhow::Error::new(e).context("reading the audio").into(),
-            DecodeError::NoAudioTrack => permanent("NoAudioTrack", e.into()),
-            DecodeError::Unsupported(_) => permanent("UnsupportedMedia", e.into()),
-            DecodeError::Corrupt(_) => permanent("CorruptMedia", e.into()),
+            DecodeError::NoAudioTrack => fail(FailureKind::NoAudioTrack, e),
+            DecodeError::Unsupported(_) => fail(FailureKind::UnsupportedMedia, e),
+            DecodeError::Corrupt(_) => fail(FailureKind::CorruptMedia, e),
         })
     }
 
@@ -318,7 +318,7 @@ impl Transcription {
                 let reason = e.to_string();
                 self.finish_job(org, job, "failed", Some(&reason)).await?;
                 Ok(Collected::Failed {
-                    kind: "NoSpeech".into(),
+                    kind: FailureKind::NoSpeech,
                     reason,
                 })
             }

@@ -19,6 +19,7 @@ use mediadocs_providers::{
     webhook::job_token::{self, JobTokens},
 };
 use mediadocs_store::tenancy;
+use mediadocs_workflows::FailureKind;
 use mediadocs_workflows::transcription::{
     CollectDef, CollectTranscript, Collected, SubmitDef, SubmitTranscription, SubmittedJob,
     TranscribeChunksDef,
@@ -28,7 +29,7 @@ use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
 
-use crate::recordings::{ids, permanent};
+use crate::failure::fail;
 
 mod chunked;
 
@@ -54,7 +55,7 @@ fn provider_failure(e: TranscriptionError) -> ActivityError {
     if e.is_retryable() {
         anyhow::Error::new(e).into()
     } else {
-        permanent(e.kind(), e.into())
+        fail(e.kind(), e)
     }
 }
 
@@ -94,7 +95,7 @@ impl Transcription {
         ctx: ActivityContext,
         input: SubmitTranscription,
     ) -> Result<SubmittedJob, ActivityError> {
-        let (org, recording) = ids(&input.recording)?;
+        let (org, recording) = (input.recording.org_id, input.recording.recording_id);
         let provider = self.settings.provider;
         let run_id = ctx.info().workflow_run_id.clone().unwrap_or_default();
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
@@ -104,8 +105,8 @@ impl Transcription {
                 .fetch_optional(&mut *tx)
                 .await?;
         let key = key.ok_or_else(|| {
-            permanent(
-                "RecordingGone",
+            fail(
+                FailureKind::RecordingGone,
                 anyhow::anyhow!("recording {recording} is gone"),
             )
         })?;
@@ -147,8 +148,8 @@ impl Transcription {
             return Ok(submitted);
         }
         let Some(transcriber) = self.transcriber.clone() else {
-            return Err(permanent(
-                "TranscriptionUnsupported",
+            return Err(fail(
+                FailureKind::TranscriptionUnsupported,
                 anyhow::anyhow!("{provider} is not an asynchronous provider"),
             ));
         };
@@ -203,9 +204,9 @@ impl Transcription {
         _ctx: ActivityContext,
         input: CollectTranscript,
     ) -> Result<Collected, ActivityError> {
-        let (org, recording) = ids(&input.recording)?;
+        let (org, recording) = (input.recording.org_id, input.recording.recording_id);
         let job_id =
-            Uuid::parse_str(&input.job_id).map_err(|e| permanent("InvalidInput", e.into()))?;
+            Uuid::parse_str(&input.job_id).map_err(|e| fail(FailureKind::InvalidInput, e))?;
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
         let row: Option<(Option<String>, String, Option<String>)> = sqlx::query_as(
             "SELECT provider_job_id, status, error FROM transcription_jobs WHERE id = $1 AND recording_id = $2",
@@ -215,8 +216,8 @@ impl Transcription {
         .fetch_optional(&mut *tx)
         .await?;
         let (provider_job_id, status, error) = row.ok_or_else(|| {
-            permanent(
-                "RecordingGone",
+            fail(
+                FailureKind::RecordingGone,
                 anyhow::anyhow!("job {job_id} of recording {recording} is gone"),
             )
         })?;
@@ -224,7 +225,7 @@ impl Transcription {
             "completed" => return Ok(stored_summary(&mut tx, recording).await?),
             "failed" => {
                 return Ok(Collected::Failed {
-                    kind: "TranscriptionFailed".into(),
+                    kind: FailureKind::TranscriptionFailed,
                     reason: error.unwrap_or_default(),
                 });
             }
@@ -240,8 +241,8 @@ impl Transcription {
         tx.commit().await?;
 
         let transcriber = self.transcriber.clone().ok_or_else(|| {
-            permanent(
-                "TranscriptionUnsupported",
+            fail(
+                FailureKind::TranscriptionUnsupported,
                 anyhow::anyhow!("no asynchronous provider is configured"),
             )
         })?;
@@ -266,7 +267,7 @@ impl Transcription {
                 self.finish_job(org, job_id, "failed", Some(&reason))
                     .await?;
                 return Ok(Collected::Failed {
-                    kind: "NoSpeech".into(),
+                    kind: FailureKind::NoSpeech,
                     reason,
                 });
             }
@@ -278,7 +279,7 @@ impl Transcription {
                 self.finish_job(org, job_id, "failed", Some(&reason))
                     .await?;
                 Ok(Collected::Failed {
-                    kind: "TranscriptionFailed".into(),
+                    kind: FailureKind::TranscriptionFailed,
                     reason,
                 })
             }
@@ -299,9 +300,9 @@ impl Transcription {
         ctx: ActivityContext,
         input: CollectTranscript,
     ) -> Result<Collected, ActivityError> {
-        let (org, recording) = ids(&input.recording)?;
+        let (org, recording) = (input.recording.org_id, input.recording.recording_id);
         let job_id =
-            Uuid::parse_str(&input.job_id).map_err(|e| permanent("InvalidInput", e.into()))?;
+            Uuid::parse_str(&input.job_id).map_err(|e| fail(FailureKind::InvalidInput, e))?;
         self.transcribe_in_chunks(&ctx, org, recording, job_id)
             .await
     }

@@ -149,20 +149,3 @@ impl Drop for OpenConnection {
         metrics::gauge!("events_connections", "transport" => self.0).decrement(1.0);
     }
 }
-
-/// `recording.status_changed` for a change an API handler makes (upload completed, rejected
-/// or aborted; a retry), in the handler's transaction. The pipeline's own changes carry
-/// their stage; these have none.
-pub async fn status_changed(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    org: uuid::Uuid,
-    recording: uuid::Uuid,
-    previous: &str,
-    status: &str,
-) -> sqlx::Result<()> {
-    let payload = serde_json::json!({
-        "recording_id": recording, "status": status, "previous": previous, "stage": null,
-    });
-    mediadocs_store::events::emit(tx, org, None, "recording.status_changed", payload).await?;
-    Ok(())
-}

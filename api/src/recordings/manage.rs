@@ -1,6 +1,10 @@
 //! Listing, reading, renaming and deleting recordings.
 
 use axum::{Json, extract::State, http::StatusCode};
+use mediadocs_store::{
+    events::Event,
+    recordings::{self, RecordingStatus},
+};
 use serde::Deserialize;
 use temporalio_client::{WorkflowCancelOptions, errors::WorkflowInteractionError};
 use utoipa::{IntoParams, ToSchema};
@@ -14,20 +18,6 @@ use crate::{
     extract::{ApiPath, ApiQuery, AppJson},
     pagination::{Page, PageQuery, PageRequest, page},
 };
-
-const STATUSES: &[&str] = &[
-    "uploading",
-    "uploaded",
-    "verifying",
-    "transcribing",
-    "generating",
-    "embedding",
-    "completed",
-    "failed",
-    "aborted",
-    "expired",
-    "rejected",
-];
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -46,16 +36,17 @@ pub async fn list(
     principal: Principal,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<Recording>>, ApiError> {
-    if query
-        .status
-        .as_deref()
-        .is_some_and(|s| !STATUSES.contains(&s))
-    {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "status",
-            format!("must be one of {}", STATUSES.join(", ")),
-        )]));
-    }
+    let status: Option<RecordingStatus> = match query.status.as_deref().map(str::parse) {
+        None => None,
+        Some(Ok(status)) => Some(status),
+        Some(Err(_)) => {
+            let names: Vec<_> = RecordingStatus::ALL.iter().map(|s| s.as_str()).collect();
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "status",
+                format!("must be one of {}", names.join(", ")),
+            )]));
+        }
+    };
     let request = PageRequest::try_from(PageQuery {
         cursor: query.cursor,
         limit: query.limit,
@@ -71,7 +62,7 @@ pub async fn list(
     .bind(principal.org_id)
     .bind(after_t)
     .bind(after_id)
-    .bind(&query.status)
+    .bind(status)
     .bind(request.fetch())
     .fetch_all(&mut *tx)
     .await?;
@@ -127,11 +118,7 @@ pub async fn rename(
     validate::finish(errors)?;
     let mut tx = principal.begin(&state).await?;
     lock(&mut tx, id).await?;
-    sqlx::query("UPDATE recordings SET title = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(&title)
-        .execute(&mut *tx)
-        .await?;
+    recordings::rename(&mut tx, id, &title).await?;
     let row = lock(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(row.into()))
@@ -150,8 +137,8 @@ pub async fn delete(
     let mut tx = principal.begin(&state).await?;
     let row = lock(&mut tx, id).await?;
     let names = [
-        mediadocs_workflows::names::pipeline_workflow_id(&id.to_string()),
-        mediadocs_workflows::names::upload_expiry_workflow_id(&id.to_string()),
+        mediadocs_workflows::names::pipeline_workflow_id(id),
+        mediadocs_workflows::names::upload_expiry_workflow_id(id),
     ];
     for workflow_id in names {
         let handle = state
@@ -180,15 +167,15 @@ pub async fn delete(
         mediadocs_store::objects::abort_multipart(&state.s3, bucket, &row.s3_key, upload_id)
             .await?;
     }
-    let prefix =
-        mediadocs_workflows::names::recording_prefix(&row.org_id.to_string(), &id.to_string());
+    let prefix = mediadocs_workflows::names::recording_prefix(row.org_id, id);
     mediadocs_store::objects::delete_prefix(&state.s3, bucket, &prefix).await?;
     sqlx::query("DELETE FROM recordings WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let payload = serde_json::json!({ "recording_id": id });
-    mediadocs_store::events::emit(&mut tx, row.org_id, None, "recording.deleted", payload).await?;
+    Event::Deleted { recording_id: id }
+        .emit(&mut tx, row.org_id)
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

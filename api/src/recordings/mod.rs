@@ -8,6 +8,7 @@ pub mod retry;
 pub mod upload;
 
 use chrono::{DateTime, Utc};
+use mediadocs_store::recordings::RecordingStatus;
 use serde::Serialize;
 use sqlx::{Postgres, Transaction};
 use utoipa::ToSchema;
@@ -36,7 +37,7 @@ pub struct Row {
     pub filename: String,
     pub content_type: String,
     pub size_bytes: i64,
-    pub status: String,
+    pub status: RecordingStatus,
     pub status_reason: Option<String>,
     pub failed_stage: Option<String>,
     pub s3_key: String,
@@ -112,7 +113,7 @@ impl From<Row> for Recording {
             filename: r.filename,
             content_type: r.content_type,
             size_bytes: r.size_bytes,
-            status: r.status,
+            status: r.status.as_str().to_owned(),
             status_reason: r.status_reason,
             failed_stage: r.failed_stage,
             part_size: r.part_size,

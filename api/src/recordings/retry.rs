@@ -7,6 +7,7 @@
 //! as a new attempt, because the failure may have been the provider's.
 
 use axum::{Json, extract::State};
+use mediadocs_store::recordings::{self, RecordingStatus, StatusChange};
 
 use super::{Recording, lock};
 use crate::{
@@ -30,22 +31,21 @@ pub async fn retry(
     principal.require(Role::Member)?;
     let mut tx = principal.begin(&state).await?;
     let row = lock(&mut tx, id).await?;
-    if row.status != "failed" {
+    if row.status != RecordingStatus::Failed {
         return Err(ApiError::Conflict(format!(
             "only a failed recording can be retried; this one is {}",
             row.status
         )));
     }
     crate::orchestration::restart_pipeline(&state, row.org_id, id).await?;
-    let row: super::Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE recordings SET status = 'uploaded', failed_stage = NULL, status_reason = NULL,
-             updated_at = now() WHERE id = $1 RETURNING {}",
-        super::COLUMNS
-    )))
-    .bind(id)
-    .fetch_one(&mut *tx)
+    recordings::set_status(
+        &mut tx,
+        row.org_id,
+        id,
+        StatusChange::to(RecordingStatus::Uploaded),
+    )
     .await?;
-    crate::events::status_changed(&mut tx, row.org_id, id, "failed", "uploaded").await?;
+    let row = lock(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(row.into()))
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::{Json, extract::State};
+use mediadocs_store::recordings::{self, RecordingStatus, SizeCheckError, StatusChange};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -60,8 +61,8 @@ pub struct CompleteUpload {
 
 /// The recording, locked and still uploading, with its upload id.
 fn uploading(row: &Row) -> Result<&str, ApiError> {
-    match (row.status.as_str(), row.upload_id.as_deref()) {
-        ("uploading", Some(upload_id)) => Ok(upload_id),
+    match (row.status, row.upload_id.as_deref()) {
+        (RecordingStatus::Uploading, Some(upload_id)) => Ok(upload_id),
         (status, _) => Err(ApiError::Conflict(format!(
             "the recording is {status}, not uploading"
         ))),
@@ -180,7 +181,7 @@ pub async fn uploaded_parts(
     let upload_id = uploading(&row)?;
     let parts = list_parts(&state, &row, upload_id).await?;
     Ok(Json(UploadState {
-        status: row.status.clone(),
+        status: row.status.as_str().to_owned(),
         part_size: row.part_size,
         part_count: row.part_count,
         parts,
@@ -265,11 +266,8 @@ pub async fn complete(
     // The row lock serialises concurrent completes: the second waits, then takes the
     // idempotent path below.
     let row = lock(&mut tx, id).await?;
-    if row.status != "uploading" {
-        if matches!(
-            row.status.as_str(),
-            "aborted" | "expired" | "rejected" | "deleted"
-        ) {
+    if row.status != RecordingStatus::Uploading {
+        if !row.status.in_pipeline() {
             return Err(ApiError::Conflict(format!("the upload was {}", row.status)));
         }
         tx.commit().await?;
@@ -316,50 +314,34 @@ pub async fn complete(
             ))
         })?;
 
-    let head = state
-        .s3
-        .head_object()
-        .bucket(bucket)
-        .key(&row.s3_key)
-        .send()
-        .await
-        .map_err(anyhow::Error::from)?;
-    let stored_size = head.content_length().unwrap_or(-1);
-    if stored_size != row.size_bytes {
-        state
-            .s3
-            .delete_object()
-            .bucket(bucket)
-            .key(&row.s3_key)
-            .send()
-            .await
-            .map_err(anyhow::Error::from)?;
-        let reason = format!(
-            "the stored file has {stored_size} bytes, but {} were declared",
-            row.size_bytes
-        );
-        sqlx::query("UPDATE recordings SET status = 'rejected', status_reason = $2, upload_id = NULL, updated_at = now() WHERE id = $1")
-            .bind(id)
-            .bind(&reason)
-            .execute(&mut *tx)
-            .await?;
-        crate::events::status_changed(&mut tx, row.org_id, id, "uploading", "rejected").await?;
-        tx.commit().await?;
-        return Err(ApiError::Unprocessable(format!(
-            "{reason}; the recording is rejected"
-        )));
-    }
-
-    let workflow_id = mediadocs_workflows::names::pipeline_workflow_id(&id.to_string());
-    sqlx::query(
-        "UPDATE recordings SET status = 'uploaded', upload_id = NULL, uploaded_at = now(), updated_at = now(),
-         workflow_id = $2 WHERE id = $1",
+    let checked = recordings::check_stored_size(
+        &mut tx,
+        &state.s3,
+        bucket,
+        row.org_id,
+        id,
+        &row.s3_key,
+        row.size_bytes,
     )
-    .bind(id)
-    .bind(&workflow_id)
-    .execute(&mut *tx)
+    .await;
+    match checked {
+        Ok(_) => {}
+        Err(SizeCheckError::Mismatch { reason }) => {
+            tx.commit().await?;
+            return Err(ApiError::Unprocessable(format!(
+                "{reason}; the recording is rejected"
+            )));
+        }
+        Err(SizeCheckError::Storage(e)) => return Err(e.into()),
+        Err(SizeCheckError::Recording(e)) => return Err(e.into()),
+    }
+    recordings::set_status(
+        &mut tx,
+        row.org_id,
+        id,
+        StatusChange::to(RecordingStatus::Uploaded),
+    )
     .await?;
-    crate::events::status_changed(&mut tx, row.org_id, id, "uploading", "uploaded").await?;
     let row = lock(&mut tx, id).await?;
     tx.commit().await?;
     // After the commit: if Temporal is down, the client's retry takes the idempotent path and
@@ -381,7 +363,7 @@ pub async fn abort(
     principal.require(Role::Member)?;
     let mut tx = principal.begin(&state).await?;
     let row = lock(&mut tx, id).await?;
-    if row.status == "aborted" {
+    if row.status == RecordingStatus::Aborted {
         return Ok(Json(row.into()));
     }
     let upload_id = uploading(&row)?;
@@ -392,11 +374,13 @@ pub async fn abort(
         upload_id,
     )
     .await?;
-    sqlx::query("UPDATE recordings SET status = 'aborted', upload_id = NULL, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    crate::events::status_changed(&mut tx, row.org_id, id, &row.status, "aborted").await?;
+    recordings::set_status(
+        &mut tx,
+        row.org_id,
+        id,
+        StatusChange::to(RecordingStatus::Aborted),
+    )
+    .await?;
     let row = lock(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(row.into()))

@@ -229,7 +229,7 @@ async fn record(
 /// The delivery's key is the signal's request ID, so a signal repeated after a crash between
 /// sending it and marking it sent is dropped by the server rather than delivered twice.
 async fn signal(state: &AppState, delivery: &Delivery) -> Result<(), ApiError> {
-    let workflow_id = names::pipeline_workflow_id(&delivery.recording_id.to_string());
+    let workflow_id = names::pipeline_workflow_id(delivery.recording_id);
     let finished = TranscriptionFinished {
         provider: delivery.provider.as_str().to_owned(),
         job_id: delivery.job_id.to_string(),

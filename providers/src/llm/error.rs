@@ -5,6 +5,7 @@
 //! message instead of burning retries on a bad key or a refused transcript.
 
 use async_openai::error::{ApiError, OpenAIError, StreamError};
+use mediadocs_workflows::FailureKind;
 
 use super::transport::BackoffBeyondDeadline;
 
@@ -50,15 +51,25 @@ pub enum LlmError {
 impl LlmError {
     /// Whether the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Self::RateLimited(_)
-                | Self::Unavailable(_)
-                | Self::Timeout(_)
-                | Self::Interrupted(_)
-                | Self::Malformed(_)
-                | Self::Empty { .. }
-        )
+        self.failure_kind().retryable()
+    }
+
+    /// The failure's stable name when it fails an activity.
+    pub fn failure_kind(&self) -> FailureKind {
+        match self {
+            Self::Unauthorized { .. } => FailureKind::LlmUnauthorized,
+            Self::ContentPolicy(_) => FailureKind::LlmContentPolicy,
+            Self::QuotaExhausted(_) => FailureKind::LlmQuotaExhausted,
+            Self::ContextLength(_) => FailureKind::LlmContextLength,
+            Self::Rejected { .. } => FailureKind::LlmRejected,
+            Self::Config(_) => FailureKind::LlmConfig,
+            Self::RateLimited(_) => FailureKind::LlmRateLimited,
+            Self::Timeout(_) => FailureKind::LlmTimeout,
+            Self::Unavailable(_) => FailureKind::LlmUnavailable,
+            Self::Interrupted(_) | Self::Malformed(_) => FailureKind::LlmMalformed,
+            // Another attempt of the model may well write something.
+            Self::Empty { .. } => FailureKind::LlmOutputInvalid,
+        }
     }
 
     /// A stable label for metrics and non-retryable failure types.

@@ -12,6 +12,7 @@ pub mod deepgram;
 mod segments;
 pub mod whisper;
 
+use mediadocs_workflows::FailureKind;
 use serde::{Deserialize, Serialize};
 
 pub use client::{async_transcriber, sync_transcriber};
@@ -68,18 +69,18 @@ pub enum TranscriptionError {
 
 impl TranscriptionError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
+        self.kind().retryable()
     }
 
-    /// A stable name for the failure, used as the Temporal failure type.
-    pub fn kind(&self) -> &'static str {
+    /// The failure's stable name, used as the Temporal failure type.
+    pub fn kind(&self) -> FailureKind {
         match self {
-            Self::Unavailable(_) => "TranscriptionUnavailable",
-            Self::Rejected { .. } => "TranscriptionRejected",
-            Self::Malformed { .. } => "MalformedProviderPayload",
-            Self::Failed(_) => "TranscriptionFailed",
-            Self::NoSpeech => "NoSpeech",
-            Self::Unsupported(_) => "TranscriptionUnsupported",
+            Self::Unavailable(_) => FailureKind::TranscriptionUnavailable,
+            Self::Rejected { .. } => FailureKind::TranscriptionRejected,
+            Self::Malformed { .. } => FailureKind::MalformedProviderPayload,
+            Self::Failed(_) => FailureKind::TranscriptionFailed,
+            Self::NoSpeech => FailureKind::NoSpeech,
+            Self::Unsupported(_) => FailureKind::TranscriptionUnsupported,
         }
     }
 

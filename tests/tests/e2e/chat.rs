@@ -97,12 +97,7 @@ async fn indexed_recording(ctx: &TestContext, org: Uuid, title: &str, facts: &[&
 async fn index(ctx: &TestContext, org: Uuid, title: &str, transcript: &Transcript) -> Uuid {
     let id =
         fixtures::recording_with_transcript(&ctx.owner_pool, org, "completed", transcript).await;
-    sqlx::query("UPDATE recordings SET title = $2 WHERE id = $1")
-        .bind(id)
-        .bind(title)
-        .execute(&ctx.owner_pool)
-        .await
-        .unwrap();
+    fixtures::rename(&ctx.owner_pool, org, id, title).await;
     embedding::embed_transcript(&ctx.pool, local(), org, id, BATCH_SIZE, &NoProgress)
         .await
         .unwrap();

@@ -91,9 +91,9 @@ async fn a_worker_killed_in_the_map_phase_is_replaced_and_the_pipeline_completes
 
     let owner = app.register("crash@example.com").await;
     let id = app.upload(&owner, "crash.wav", "audio/wav", &bytes).await;
-    let handle = ctx
-        .temporal
-        .get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"));
+    let handle = ctx.temporal.get_workflow_handle::<MediaPipelineWorkflow>(
+        mediadocs_workflows::names::pipeline_workflow_id(&id),
+    );
     let progress = wait::pipeline_progress(
         &ctx.temporal,
         &id,
@@ -188,9 +188,9 @@ async fn a_worker_killed_during_chunked_whisper_resumes_without_redoing_finished
     let requests_before = sim.calls().transcription_requests;
 
     let _second = spawn();
-    let handle = ctx
-        .temporal
-        .get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"));
+    let handle = ctx.temporal.get_workflow_handle::<MediaPipelineWorkflow>(
+        mediadocs_workflows::names::pipeline_workflow_id(&id),
+    );
     tokio::time::timeout(
         Duration::from_secs(150),
         handle.get_result(Default::default()),

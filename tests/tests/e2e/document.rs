@@ -82,8 +82,8 @@ async fn fixture(segments: &[(i64, String)]) -> Fixture {
         },
     };
     let recording = RecordingRef {
-        org_id: org.to_string(),
-        recording_id: recording.to_string(),
+        org_id: org,
+        recording_id: recording,
     };
     Fixture {
         ctx,
@@ -286,7 +286,11 @@ async fn an_empty_or_invalid_answer_is_a_retryable_llm_output_invalid() {
         .await
         .unwrap_err();
 
-    assert_eq!(empty.kind(), "LlmOutputInvalid", "{empty}");
+    assert_eq!(
+        empty.kind(),
+        mediadocs_workflows::FailureKind::LlmOutputInvalid,
+        "{empty}"
+    );
     assert!(empty.is_retryable());
     assert_eq!(count(&f, "document_summaries").await, 0);
 
@@ -305,7 +309,11 @@ async fn an_empty_or_invalid_answer_is_a_retryable_llm_output_invalid() {
     };
     f.sim.set(|k| k.reply_words = Some(6));
     let invalid = document::write(&f.docs, &write).await.unwrap_err();
-    assert_eq!(invalid.kind(), "LlmOutputInvalid", "{invalid}");
+    assert_eq!(
+        invalid.kind(),
+        mediadocs_workflows::FailureKind::LlmOutputInvalid,
+        "{invalid}"
+    );
     assert!(invalid.is_retryable());
     let message = invalid.to_string();
     assert!(

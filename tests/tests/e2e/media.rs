@@ -132,7 +132,7 @@ async fn a_video_without_audio_is_no_audio_track() {
     assert_eq!(container, "webm");
     assert_eq!(tracks.len(), 1);
     assert_ne!(tracks[0].kind, "audio");
-    assert_eq!(err.kind(), "NoAudioTrack");
+    assert_eq!(err.kind(), mediadocs_workflows::FailureKind::NoAudioTrack);
     assert!(!err.is_retryable());
 }
 
@@ -151,7 +151,10 @@ async fn random_bytes_are_unsupported_media() {
         .collect();
     let err = probe_bytes(&ctx, "noise.bin", noise).await.unwrap_err();
     assert!(matches!(err, ProbeError::Unsupported(_)), "{err:?}");
-    assert_eq!(err.kind(), "UnsupportedMedia");
+    assert_eq!(
+        err.kind(),
+        mediadocs_workflows::FailureKind::UnsupportedMedia
+    );
     assert!(!err.is_retryable());
 }
 
@@ -173,7 +176,7 @@ async fn files_cut_inside_their_header_are_corrupt_media() {
         };
         assert_eq!(c, container);
         assert!(!reason.is_empty());
-        assert_eq!(err.kind(), "CorruptMedia");
+        assert_eq!(err.kind(), mediadocs_workflows::FailureKind::CorruptMedia);
         assert!(!err.is_retryable());
     }
 }
@@ -211,8 +214,8 @@ async fn sample_recording(ctx: &TestContext) -> (RecordingRef, String) {
     .unwrap();
     put(ctx, &key, file("samples/weekly-sync.webm")).await;
     let recording = RecordingRef {
-        org_id: org.to_string(),
-        recording_id: id.to_string(),
+        org_id: org,
+        recording_id: id,
     };
     (recording, key)
 }
@@ -247,7 +250,7 @@ async fn the_activity_stores_media_info_once() {
     assert_eq!(media.probe_recording(&recording).await.unwrap(), first);
 
     let elsewhere = RecordingRef {
-        org_id: Uuid::now_v7().to_string(),
+        org_id: Uuid::now_v7(),
         ..recording
     };
     assert!(

@@ -59,10 +59,9 @@ async fn the_temporal_server_restarted_mid_workflow_and_the_pipeline_completes()
     s.sim.register(&bytes, sidecar());
     let owner = s.app.register("restart@example.com").await;
     let id = s.app.upload(&owner, "r.wav", "audio/wav", &bytes).await;
-    let handle = s
-        .ctx
-        .temporal
-        .get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"));
+    let handle = s.ctx.temporal.get_workflow_handle::<MediaPipelineWorkflow>(
+        mediadocs_workflows::names::pipeline_workflow_id(&id),
+    );
     wait::pipeline_progress(
         &s.ctx.temporal,
         &id,
@@ -101,7 +100,7 @@ async fn a_reset_to_the_first_workflow_task_reruns_the_pipeline_without_duplicat
     let id = s.app.upload(&owner, "reset.wav", "audio/wav", &bytes).await;
     let first = pipeline_result(&s.ctx, &id).await;
     let before = rows(&s.ctx, &id).await;
-    let workflow_id = format!("recording-{id}");
+    let workflow_id = mediadocs_workflows::names::pipeline_workflow_id(&id);
 
     // What the runbook tells an operator to run.
     let out = Command::new(tools::binary("temporal"))

@@ -97,7 +97,10 @@ async fn a_50_mb_upload_goes_straight_to_s3_and_round_trips() {
     let (status, recording) = complete(&app, &owner, &id, &etags).await;
     assert_eq!(status, 200, "{recording}");
     assert_eq!(recording["status"], "uploaded");
-    assert_eq!(recording["workflow_id"], format!("recording-{id}"));
+    assert_eq!(
+        recording["workflow_id"],
+        mediadocs_workflows::names::pipeline_workflow_id(&id)
+    );
 
     let key = format!("orgs/{}/recordings/{id}/source.webm", owner.org_id());
     let object = ctx

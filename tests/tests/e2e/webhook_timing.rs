@@ -34,14 +34,23 @@ async fn a_webhook_that_arrives_before_the_workflow_waits_is_kept() {
     let id = s.app.upload(&owner, "early.wav", "audio/wav", &bytes).await;
 
     let outcome = pipeline_result(&s.ctx, &id).await;
-    histories::save(&s.ctx.temporal, &format!("recording-{id}"), "early-webhook").await;
+    histories::save(
+        &s.ctx.temporal,
+        &mediadocs_workflows::names::pipeline_workflow_id(&id),
+        "early-webhook",
+    )
+    .await;
     assert_eq!(outcome["transcript_segments"], 3);
     assert_eq!(transcripts(&s.ctx, &id).await, (1, 3));
     let calls = s.sim.calls();
     // One fetch, for the transcript the callback announced; the poll timer never fired.
     assert_eq!((calls.polls, calls.callback_statuses), (1, vec![200]));
 
-    let events = histories::events(&s.ctx.temporal, &format!("recording-{id}")).await;
+    let events = histories::events(
+        &s.ctx.temporal,
+        &mediadocs_workflows::names::pipeline_workflow_id(&id),
+    )
+    .await;
     let submit_scheduled = events
         .iter()
         .find(|e| {

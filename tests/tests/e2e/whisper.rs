@@ -39,7 +39,12 @@ async fn whisper_transcribes_a_browser_webm_in_chunks_and_stitches_the_times() {
         .upload(&owner, "weekly-sync.webm", "video/webm", &webm)
         .await;
     let outcome = pipeline_result(&ctx, &id).await;
-    histories::save(&ctx.temporal, &format!("recording-{id}"), "whisper-chunks").await;
+    histories::save(
+        &ctx.temporal,
+        &mediadocs_workflows::names::pipeline_workflow_id(&id),
+        "whisper-chunks",
+    )
+    .await;
     let recording = Uuid::parse_str(&id).unwrap();
 
     let chunks: Vec<(i32, i64, i64)> = sqlx::query_as(

@@ -93,9 +93,9 @@ pub(crate) async fn stack_on(ctx: TestContext, poll: Duration) -> Stack {
 pub(crate) async fn pipeline_result(ctx: &TestContext, id: &str) -> Value {
     use mediadocs_workflows::MediaPipelineWorkflow;
     use temporalio_client::WorkflowGetResultOptions;
-    let handle = ctx
-        .temporal
-        .get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"));
+    let handle = ctx.temporal.get_workflow_handle::<MediaPipelineWorkflow>(
+        mediadocs_workflows::names::pipeline_workflow_id(&id),
+    );
     let outcome = tokio::time::timeout(
         Duration::from_secs(60),
         handle.get_result(WorkflowGetResultOptions::default()),
@@ -134,7 +134,12 @@ async fn a_signed_callback_wakes_the_pipeline_which_stores_the_transcript() {
     let id = s.app.upload(&owner, "sync.wav", "audio/wav", &bytes).await;
 
     let outcome = pipeline_result(&s.ctx, &id).await;
-    histories::save(&s.ctx.temporal, &format!("recording-{id}"), "happy-webhook").await;
+    histories::save(
+        &s.ctx.temporal,
+        &mediadocs_workflows::names::pipeline_workflow_id(&id),
+        "happy-webhook",
+    )
+    .await;
     assert_eq!(outcome["transcript_segments"], 3);
     assert_eq!(stored_segments(&s.ctx, &id).await, expected_segments());
     let calls = s.sim.calls();
@@ -290,7 +295,7 @@ async fn without_a_callback_the_pipeline_polls() {
     let outcome = pipeline_result(&s.ctx, &id).await;
     histories::save(
         &s.ctx.temporal,
-        &format!("recording-{id}"),
+        &mediadocs_workflows::names::pipeline_workflow_id(&id),
         "poll-after-timeout",
     )
     .await;
@@ -332,10 +337,9 @@ async fn a_failed_job_or_silence_fails_the_recording_clearly() {
         (&unknown, "TranscriptionFailed", "no sidecar"),
     ] {
         use mediadocs_workflows::MediaPipelineWorkflow;
-        let handle = s
-            .ctx
-            .temporal
-            .get_workflow_handle::<MediaPipelineWorkflow>(format!("recording-{id}"));
+        let handle = s.ctx.temporal.get_workflow_handle::<MediaPipelineWorkflow>(
+            mediadocs_workflows::names::pipeline_workflow_id(&id),
+        );
         let err = tokio::time::timeout(
             Duration::from_secs(60),
             handle.get_result(Default::default()),
@@ -347,7 +351,7 @@ async fn a_failed_job_or_silence_fails_the_recording_clearly() {
         if kind == "NoSpeech" {
             histories::save(
                 &s.ctx.temporal,
-                &format!("recording-{id}"),
+                &mediadocs_workflows::names::pipeline_workflow_id(&id),
                 "failure-no-speech",
             )
             .await;
@@ -562,14 +566,14 @@ async fn a_signal_repeated_after_a_crash_reaches_the_workflow_once() {
     let ctx = TestContext::new().await;
     let app = TestApp::spawn(&ctx).await;
     let (recording, job) = job(&ctx, &app, "hooks-resignal@example.com", "selfhosted").await;
-    let workflow_id = format!("recording-{recording}");
+    let workflow_id = mediadocs_workflows::names::pipeline_workflow_id(&recording);
     // On a task queue no worker polls: the server records the signals and nothing else runs.
     ctx.temporal
         .start_workflow(
             MediaPipelineWorkflow::run,
             RecordingRef {
-                org_id: org_of(&ctx, recording).await.to_string(),
-                recording_id: recording.to_string(),
+                org_id: org_of(&ctx, recording).await,
+                recording_id: recording,
             },
             WorkflowStartOptions::new("resignal-no-worker", workflow_id.clone()).build(),
         )
