@@ -9,6 +9,7 @@ mod document;
 mod events;
 mod health;
 mod identity;
+mod lifecycle;
 mod media;
 mod operations;
 mod passages;
