@@ -25,13 +25,13 @@ pub async fn emit(
     payload: Value,
 ) -> sqlx::Result<i64> {
     lock(tx, org).await?;
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO events (org_id, user_id, type, payload) VALUES ($1, $2, $3, $4) RETURNING id",
+        org,
+        user,
+        kind,
+        payload,
     )
-    .bind(org)
-    .bind(user)
-    .bind(kind)
-    .bind(payload)
     .fetch_one(&mut **tx)
     .await
 }

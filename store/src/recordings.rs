@@ -210,7 +210,7 @@ pub async fn set_status(
             to: change.to,
         });
     }
-    sqlx::query(
+    sqlx::query!(
         "UPDATE recordings SET status = $2, updated_at = now(), status_reason = $3,
              failed_stage = CASE WHEN $2 = 'failed' THEN $4 ELSE NULL END,
              upload_id = CASE WHEN status = 'uploading' THEN NULL ELSE upload_id END,
@@ -218,12 +218,12 @@ pub async fn set_status(
                                 ELSE uploaded_at END,
              workflow_id = CASE WHEN $2 = 'uploaded' THEN $5 ELSE workflow_id END
          WHERE id = $1",
+        id,
+        change.to.as_str(),
+        change.reason,
+        change.stage.map(PipelineStage::as_str),
+        names::pipeline_workflow_id(id),
     )
-    .bind(id)
-    .bind(change.to)
-    .bind(change.reason)
-    .bind(change.stage.map(PipelineStage::as_str))
-    .bind(names::pipeline_workflow_id(id))
     .execute(&mut **tx)
     .await?;
     Event::StatusChanged {
@@ -255,16 +255,16 @@ pub async fn record_stage(
     let Some(current) = status_for_update(tx, id).await? else {
         return Ok(());
     };
-    let logged = sqlx::query(
+    let logged = sqlx::query!(
         "INSERT INTO pipeline_events (org_id, recording_id, stage, status, detail, run_id)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        org,
+        id,
+        stage.as_str(),
+        status.as_str(),
+        serde_json::json!({ "message": message }),
+        run_id,
     )
-    .bind(org)
-    .bind(id)
-    .bind(stage.as_str())
-    .bind(status.as_str())
-    .bind(serde_json::json!({ "message": message }))
-    .bind(run_id)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -301,10 +301,12 @@ async fn status_for_update(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
 ) -> sqlx::Result<Option<RecordingStatus>> {
-    sqlx::query_scalar("SELECT status FROM recordings WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT status AS "status: RecordingStatus" FROM recordings WHERE id = $1 FOR UPDATE"#,
+        id,
+    )
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 /// Renames the recording. Returns whether it exists.
@@ -313,11 +315,13 @@ pub async fn rename(
     id: Uuid,
     title: &str,
 ) -> sqlx::Result<bool> {
-    let renamed = sqlx::query("UPDATE recordings SET title = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(title)
-        .execute(&mut **tx)
-        .await?;
+    let renamed = sqlx::query!(
+        "UPDATE recordings SET title = $2, updated_at = now() WHERE id = $1",
+        id,
+        title,
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(renamed.rows_affected() == 1)
 }
 
@@ -328,12 +332,12 @@ pub async fn store_media_info(
     id: Uuid,
     info: &serde_json::Value,
 ) -> sqlx::Result<Option<serde_json::Value>> {
-    let stored: Option<Option<serde_json::Value>> = sqlx::query_scalar(
+    let stored: Option<Option<serde_json::Value>> = sqlx::query_scalar!(
         "UPDATE recordings SET media_info = COALESCE(media_info, $2), updated_at = now()
          WHERE id = $1 RETURNING media_info",
+        id,
+        info,
     )
-    .bind(id)
-    .bind(info)
     .fetch_optional(&mut **tx)
     .await?;
     Ok(stored.flatten())

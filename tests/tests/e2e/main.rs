@@ -18,5 +18,6 @@ pub(crate) mod providers;
 mod recordings;
 mod replay;
 mod roundtrip;
+mod sqlx_data;
 mod webhook_timing;
 mod whisper;
