@@ -169,7 +169,7 @@ impl Overhead {
     /// Completes the upload and waits for the pipeline's result.
     async fn run(&self, staged: &StagedUpload) -> Duration {
         let started = Instant::now();
-        self.app.complete_upload(&self.owner, staged).await;
+        self.app.complete_staged(&self.owner, staged).await;
         self.ctx
             .temporal
             .get_workflow_handle::<MediaPipelineWorkflow>(
@@ -448,7 +448,7 @@ async fn verify() {
         // Completing assembles the parts in S3, which for 2 GiB takes a while on its own;
         // the verify stage starts once it returns.
         let started = Instant::now();
-        app.complete_upload(&owner, &staged).await;
+        app.complete_staged(&owner, &staged).await;
         let completed = started.elapsed();
         let started = Instant::now();
         let id = Uuid::parse_str(&staged.id).unwrap();
@@ -529,7 +529,7 @@ async fn whisper() {
             .await;
         let idle = worker.peak_rss().unwrap_or(0);
         let started = Instant::now();
-        app.complete_upload(&owner, &staged).await;
+        app.complete_staged(&owner, &staged).await;
         let id = Uuid::parse_str(&staged.id).unwrap();
         let segments: i64 = wait::until("the transcript", Duration::from_secs(1800), || async {
             sqlx::query_scalar::<_, i64>(

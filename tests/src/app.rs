@@ -53,47 +53,23 @@ impl TestApp {
         content_type: &str,
         bytes: &[u8],
     ) -> String {
-        let created: serde_json::Value = self
-            .authed(reqwest::Method::POST, "/api/recordings", who.token())
-            .json(&serde_json::json!({"filename": filename, "content_type": content_type, "size_bytes": bytes.len()}))
-            .send()
-            .await
-            .expect("POST /api/recordings")
-            .json()
-            .await
-            .expect("a created recording");
-        let id = created["recording"]["id"]
-            .as_str()
-            .expect("a recording ID")
-            .to_owned();
-        let url = created["upload"]["parts"][0]["url"]
-            .as_str()
-            .expect("a part URL");
-        assert!(
-            created["upload"]["parts"].as_array().map(Vec::len) == Some(1),
-            "one part"
-        );
+        let created = self
+            .create_recording(who, filename, content_type, bytes.len())
+            .await;
+        let urls = created.part_urls();
+        assert_eq!(urls.len(), 1, "one part");
         let put = self
             .http
-            .put(url)
+            .put(&urls[&1])
             .body(bytes.to_vec())
             .send()
             .await
             .expect("PUT to S3");
         assert_eq!(put.status(), 200, "S3 took the part");
         let etag = put.headers()["etag"].to_str().expect("an ETag").to_owned();
-        let done = self
-            .authed(
-                reqwest::Method::POST,
-                &format!("/api/recordings/{id}/upload/complete"),
-                who.token(),
-            )
-            .json(&serde_json::json!({"parts": [{"part_number": 1, "etag": etag}]}))
-            .send()
-            .await
-            .expect("POST complete");
-        assert_eq!(done.status(), 200, "the upload completes");
-        id
+        let (status, done) = self.complete_upload(who, &created.id, &[(1, etag)]).await;
+        assert_eq!(status, 200, "the upload completes: {done}");
+        created.id
     }
 
     pub fn url(&self, path: &str) -> String {

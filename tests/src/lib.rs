@@ -4,6 +4,7 @@
 //! Each test gets its own database (cloned from a migrated template), its own Temporal task
 //! queue and its own S3 bucket, so tests run in parallel without seeing each other.
 
+pub mod api_client;
 pub mod api_process;
 pub mod app;
 pub mod context;

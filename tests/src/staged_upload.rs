@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::{TestApp, app::Account};
+use crate::{TestApp, api_client::part_urls, app::Account};
 
 /// A recording whose bytes are all in S3, not yet completed.
 pub struct StagedUpload {
@@ -26,19 +26,10 @@ impl TestApp {
         size: u64,
         bytes: impl Fn(u64, usize) -> Vec<u8>,
     ) -> StagedUpload {
-        let created: Value = self
-            .authed(reqwest::Method::POST, "/api/recordings", who.token())
-            .json(&json!({"filename": filename, "content_type": content_type, "size_bytes": size}))
-            .send()
-            .await
-            .expect("POST /api/recordings")
-            .json()
-            .await
-            .expect("a created recording");
-        let id = created["recording"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("a recording: {created}"))
-            .to_owned();
+        let created = self
+            .create_recording(who, filename, content_type, size as usize)
+            .await;
+        let (id, created) = (created.id, created.body);
         let upload = &created["upload"];
         let part_size = upload["part_size"].as_u64().expect("a part size");
         let part_count = upload["part_count"].as_u64().expect("a part count") as u32;
@@ -82,36 +73,8 @@ impl TestApp {
     }
 
     /// Completes a staged upload, which starts its pipeline.
-    pub async fn complete_upload(&self, who: &Account, staged: &StagedUpload) {
-        let parts: Vec<Value> = staged
-            .etags
-            .iter()
-            .map(|(n, etag)| json!({"part_number": n, "etag": etag}))
-            .collect();
-        let done = self
-            .authed(
-                reqwest::Method::POST,
-                &format!("/api/recordings/{}/upload/complete", staged.id),
-                who.token(),
-            )
-            .json(&json!({ "parts": parts }))
-            .send()
-            .await
-            .expect("POST complete");
-        assert_eq!(done.status(), 200, "the upload completes");
+    pub async fn complete_staged(&self, who: &Account, staged: &StagedUpload) {
+        let (status, body) = self.complete_upload(who, &staged.id, &staged.etags).await;
+        assert_eq!(status, 200, "the upload completes: {body}");
     }
-}
-
-fn part_urls(parts: &Value) -> BTreeMap<u32, String> {
-    parts
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| {
-            (
-                p["part_number"].as_u64().expect("a part number") as u32,
-                p["url"].as_str().expect("a part URL").to_owned(),
-            )
-        })
-        .collect()
 }

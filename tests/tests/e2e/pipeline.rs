@@ -178,17 +178,7 @@ async fn deleting_a_recording_mid_pipeline_cancels_it_and_leaves_nothing() {
     )
     .await;
 
-    let r = s
-        .app
-        .authed(
-            Method::DELETE,
-            &format!("/api/recordings/{id}"),
-            owner.token(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(s.app.delete_recording(&owner, &id).await, 204);
     let handle = s
         .ctx
         .temporal

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mediadocs_tests::{TestApp, TestContext, TestWorker, app::Account, wait};
+use mediadocs_tests::{TestApp, TestContext, TestWorker, api_client::json_of, app::Account, wait};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -15,25 +15,6 @@ fn media_bytes(len: usize) -> Vec<u8> {
         .collect()
 }
 
-async fn create(app: &TestApp, who: &Account, body: Value) -> reqwest::Response {
-    app.authed(Method::POST, "/api/recordings", who.token())
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn create_ok(app: &TestApp, who: &Account, size: usize) -> Value {
-    let r = create(
-        app,
-        who,
-        json!({"filename": "talk.webm", "content_type": "video/webm", "size_bytes": size}),
-    )
-    .await;
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
-}
-
 /// PUTs one part with plain HTTP, as a browser would, and returns its ETag.
 async fn put_part(http: &reqwest::Client, url: &str, bytes: &[u8]) -> reqwest::Response {
     http.put(url).body(bytes.to_vec()).send().await.unwrap()
@@ -43,30 +24,6 @@ fn part_bytes(data: &[u8], part_size: usize, n: usize) -> &[u8] {
     &data[(n - 1) * part_size..(n * part_size).min(data.len())]
 }
 
-async fn json_of(r: reqwest::Response) -> (u16, Value) {
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn complete(app: &TestApp, who: &Account, id: &str, parts: &[(i64, String)]) -> (u16, Value) {
-    let parts: Vec<Value> = parts
-        .iter()
-        .map(|(n, etag)| json!({"part_number": n, "etag": etag}))
-        .collect();
-    json_of(
-        app.authed(
-            Method::POST,
-            &format!("/api/recordings/{id}/upload/complete"),
-            who.token(),
-        )
-        .json(&json!({"parts": parts}))
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_50_mb_upload_goes_straight_to_s3_and_round_trips() {
     let ctx = TestContext::new().await;
@@ -74,7 +31,10 @@ async fn a_50_mb_upload_goes_straight_to_s3_and_round_trips() {
     let app = TestApp::spawn(&ctx).await;
     let owner = app.register("uploader@example.com").await;
     let data = media_bytes(50 * MIB + 12_345);
-    let created = create_ok(&app, &owner, data.len()).await;
+    let created = app
+        .create_recording(&owner, "talk.webm", "video/webm", data.len())
+        .await
+        .body;
     let id = created["recording"]["id"].as_str().unwrap().to_owned();
     assert_eq!(created["recording"]["status"], "uploading");
     assert_eq!(created["upload"]["part_size"], 8 * MIB);
@@ -94,7 +54,7 @@ async fn a_50_mb_upload_goes_straight_to_s3_and_round_trips() {
         assert_eq!(r.status(), 200, "PUT part {n}");
         etags.push((n as i64, r.headers()["etag"].to_str().unwrap().to_owned()));
     }
-    let (status, recording) = complete(&app, &owner, &id, &etags).await;
+    let (status, recording) = app.complete_upload(&owner, &id, &etags).await;
     assert_eq!(status, 200, "{recording}");
     assert_eq!(recording["status"], "uploaded");
     assert_eq!(
@@ -119,22 +79,9 @@ async fn a_50_mb_upload_goes_straight_to_s3_and_round_trips() {
 
     // The pipeline's verify stage picks it up; these bytes are no media format, so it fails
     // there, at once, with a reason fit for the owner.
-    let failed: Value = wait::until(
-        "the recording to fail verification",
-        Duration::from_secs(30),
-        || async {
-            let r: Value = app
-                .authed(Method::GET, &format!("/api/recordings/{id}"), owner.token())
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            (r["status"] == "failed").then_some(r)
-        },
-    )
-    .await;
+    let failed = app
+        .wait_for_status(&owner, &id, "failed", Duration::from_secs(30))
+        .await;
     assert_eq!(failed["failed_stage"], "verify", "{failed}");
 }
 
@@ -144,7 +91,10 @@ async fn a_crashed_client_resumes_from_what_s3_holds() {
     let app = TestApp::spawn(&ctx).await;
     let owner = app.register("resumer@example.com").await;
     let data = media_bytes(50 * MIB);
-    let created = create_ok(&app, &owner, data.len()).await;
+    let created = app
+        .create_recording(&owner, "talk.webm", "video/webm", data.len())
+        .await
+        .body;
     let id = created["recording"]["id"].as_str().unwrap().to_owned();
     for url in &created["upload"]["parts"].as_array().unwrap()[..3] {
         let n = url["part_number"].as_u64().unwrap() as usize;
@@ -227,7 +177,7 @@ async fn a_crashed_client_resumes_from_what_s3_holds() {
         })
         .collect();
     assert_eq!(parts.len(), 7);
-    let (status, recording) = complete(&app, &owner, &id, &parts).await;
+    let (status, recording) = app.complete_upload(&owner, &id, &parts).await;
     assert_eq!(status, 200, "{recording}");
 }
 
@@ -236,7 +186,10 @@ async fn uploaded_single_part(
     owner: &Account,
     size: usize,
 ) -> (String, Vec<(i64, String)>) {
-    let created = create_ok(app, owner, size).await;
+    let created = app
+        .create_recording(owner, "talk.webm", "video/webm", size)
+        .await
+        .body;
     let id = created["recording"]["id"].as_str().unwrap().to_owned();
     let url = created["upload"]["parts"][0]["url"].as_str().unwrap();
     let r = put_part(&app.http, url, &media_bytes(size)).await;
@@ -254,12 +207,12 @@ async fn concurrent_completes_start_one_workflow() {
     let (id, parts) = uploaded_single_part(&app, &owner, 300_000).await;
 
     let ((a, ra), (b, rb)) = tokio::join!(
-        complete(&app, &owner, &id, &parts),
-        complete(&app, &owner, &id, &parts)
+        app.complete_upload(&owner, &id, &parts),
+        app.complete_upload(&owner, &id, &parts)
     );
-    assert_eq!((a, b), (200, 200), "{ra} {rb}");
+    assert_eq!((a.as_u16(), b.as_u16()), (200, 200), "{ra} {rb}");
     assert_eq!(ra["workflow_id"], rb["workflow_id"]);
-    let (again, _) = complete(&app, &owner, &id, &parts).await;
+    let (again, _) = app.complete_upload(&owner, &id, &parts).await;
     assert_eq!(again, 200, "a late repeat is still fine");
 
     let query = format!("WorkflowId = 'recording-{id}'");
@@ -288,7 +241,10 @@ async fn an_abandoned_upload_expires() {
     settings.uploads.upload_ttl = Duration::from_secs(2);
     let app = TestApp::spawn_with(&ctx, settings, ctx.pool.clone()).await;
     let owner = app.register("abandoner@example.com").await;
-    let created = create_ok(&app, &owner, 1000).await;
+    let created = &app
+        .create_recording(&owner, "talk.webm", "video/webm", 1000)
+        .await
+        .body;
     let id = created["recording"]["id"].as_str().unwrap().to_owned();
     let url = created["upload"]["parts"][0]["url"].as_str().unwrap();
     let upload_id = url::Url::parse(url)
@@ -302,18 +258,9 @@ async fn an_abandoned_upload_expires() {
         200
     );
 
-    let recording = wait::until("the upload to expire", Duration::from_secs(30), || async {
-        let r: Value = app
-            .authed(Method::GET, &format!("/api/recordings/{id}"), owner.token())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (r["status"] == "expired").then_some(r)
-    })
-    .await;
+    let recording = app
+        .wait_for_status(&owner, &id, "expired", Duration::from_secs(30))
+        .await;
     assert!(
         recording["status_reason"]
             .as_str()
@@ -345,16 +292,7 @@ async fn an_abandoned_upload_expires() {
         .unwrap();
     assert_eq!(late.status(), 409);
     // Its timer workflow has finished; deleting still works.
-    let gone = app
-        .authed(
-            Method::DELETE,
-            &format!("/api/recordings/{id}"),
-            owner.token(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(gone.status(), 204);
+    assert_eq!(app.delete_recording(&owner, &id).await, 204);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -368,22 +306,22 @@ async fn bad_recordings_are_refused_clearly() {
         (json!(-5), "negative"),
         (json!(too_big), "over the maximum"),
     ] {
-        let r = create(
-            &app,
-            &owner,
-            json!({"filename": "a.webm", "content_type": "video/webm", "size_bytes": size}),
-        )
-        .await;
+        let r = app
+            .create_recording_with(
+                &owner,
+                &json!({"filename": "a.webm", "content_type": "video/webm", "size_bytes": size}),
+            )
+            .await;
         assert_eq!(r.status(), 422, "{label}");
         let p: Value = r.json().await.unwrap();
         assert_eq!(p["errors"][0]["field"], "size_bytes");
     }
-    let r = create(
-        &app,
-        &owner,
-        json!({"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": 10}),
-    )
-    .await;
+    let r = app
+        .create_recording_with(
+            &owner,
+            &json!({"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": 10}),
+        )
+        .await;
     assert_eq!(r.status(), 415);
     let p: Value = r.json().await.unwrap();
     assert!(
@@ -391,10 +329,7 @@ async fn bad_recordings_are_refused_clearly() {
         "lists what is allowed: {p}"
     );
 
-    let r = create(
-        &app,
-        &owner,
-        json!({"filename": "../../etc/pass\u{1}wd", "content_type": "audio/wav", "size_bytes": 10}),
+    let r = app.create_recording_with(&owner, &json!({"filename": "../../etc/pass\u{1}wd", "content_type": "audio/wav", "size_bytes": 10}),
     )
     .await;
     assert_eq!(r.status(), 201);
@@ -403,17 +338,14 @@ async fn bad_recordings_are_refused_clearly() {
         created["recording"]["filename"], "passwd",
         "path and control characters are stripped"
     );
-    let r = create(
-        &app,
-        &owner,
-        json!({"filename": "dir/", "content_type": "audio/wav", "size_bytes": 10}),
-    )
-    .await;
+    let r = app
+        .create_recording_with(
+            &owner,
+            &json!({"filename": "dir/", "content_type": "audio/wav", "size_bytes": 10}),
+        )
+        .await;
     assert_eq!(r.status(), 422);
-    let r = create(
-        &app,
-        &owner,
-        json!({"filename": "a.wav", "content_type": "audio/wav", "size_bytes": 10, "key": "x"}),
+    let r = app.create_recording_with(&owner, &json!({"filename": "a.wav", "content_type": "audio/wav", "size_bytes": 10, "key": "x"}),
     )
     .await;
     assert_eq!(r.status(), 422, "a client-supplied key is an unknown field");
@@ -425,7 +357,10 @@ async fn bad_completions_name_the_parts_and_leave_the_upload_resumable() {
     let app = TestApp::spawn(&ctx).await;
     let owner = app.register("completer@example.com").await;
     let data = media_bytes(20 * MIB);
-    let created = create_ok(&app, &owner, data.len()).await;
+    let created = app
+        .create_recording(&owner, "talk.webm", "video/webm", data.len())
+        .await
+        .body;
     let id = created["recording"]["id"].as_str().unwrap().to_owned();
     let mut etags = Vec::new();
     for url in created["upload"]["parts"].as_array().unwrap() {
@@ -440,7 +375,7 @@ async fn bad_completions_name_the_parts_and_leave_the_upload_resumable() {
     }
     assert_eq!(etags.len(), 3);
 
-    let (s, p) = complete(&app, &owner, &id, &etags[..2]).await;
+    let (s, p) = app.complete_upload(&owner, &id, &etags[..2]).await;
     assert_eq!(s, 409);
     assert!(
         p["detail"].as_str().unwrap().contains("part 3 is missing"),
@@ -448,19 +383,19 @@ async fn bad_completions_name_the_parts_and_leave_the_upload_resumable() {
     );
     let mut wrong = etags.clone();
     wrong[1].1 = "\"0123456789abcdef0123456789abcdef\"".into();
-    let (s, p) = complete(&app, &owner, &id, &wrong).await;
+    let (s, p) = app.complete_upload(&owner, &id, &wrong).await;
     assert_eq!(s, 409);
     assert!(
         p["detail"].as_str().unwrap().contains("part 2: the ETag"),
         "{p}"
     );
     let dup = vec![etags[0].clone(), etags[0].clone(), etags[2].clone()];
-    let (s, p) = complete(&app, &owner, &id, &dup).await;
+    let (s, p) = app.complete_upload(&owner, &id, &dup).await;
     assert_eq!(s, 422, "{p}");
     let reversed: Vec<_> = etags.iter().rev().cloned().collect();
-    assert_eq!(complete(&app, &owner, &id, &reversed).await.0, 422);
+    assert_eq!(app.complete_upload(&owner, &id, &reversed).await.0, 422);
     let beyond = vec![(0, etags[0].1.clone()), (9, etags[0].1.clone())];
-    let (s, p) = complete(&app, &owner, &id, &beyond).await;
+    let (s, p) = app.complete_upload(&owner, &id, &beyond).await;
     assert_eq!(s, 422);
     assert_eq!(
         p["errors"].as_array().unwrap().len(),
@@ -482,7 +417,7 @@ async fn bad_completions_name_the_parts_and_leave_the_upload_resumable() {
     }
 
     // Still resumable: the right list completes.
-    let (s, body) = complete(&app, &owner, &id, &etags).await;
+    let (s, body) = app.complete_upload(&owner, &id, &etags).await;
     assert_eq!(s, 200, "{body}");
 }
 
@@ -494,7 +429,10 @@ async fn an_expired_part_url_is_refused_by_s3_and_a_fresh_one_works() {
     let app = TestApp::spawn_with(&ctx, settings, ctx.pool.clone()).await;
     let owner = app.register("slowpoke@example.com").await;
     let data = media_bytes(4096);
-    let created = create_ok(&app, &owner, data.len()).await;
+    let created = app
+        .create_recording(&owner, "talk.webm", "video/webm", data.len())
+        .await
+        .body;
     let id = created["recording"]["id"].as_str().unwrap().to_owned();
     let stale = created["upload"]["parts"][0]["url"]
         .as_str()
@@ -529,7 +467,10 @@ async fn an_expired_part_url_is_refused_by_s3_and_a_fresh_one_works() {
     let r = put_part(&app.http, fresh_url, &data).await;
     assert_eq!(r.status(), 200);
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
-    assert_eq!(complete(&patient, &owner, &id, &[(1, etag)]).await.0, 200);
+    assert_eq!(
+        patient.complete_upload(&owner, &id, &[(1, etag)]).await.0,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -549,10 +490,10 @@ async fn abort_then_complete_conflicts_and_delete_removes_everything() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "aborted");
-    assert_eq!(complete(&app, &owner, &id, &parts).await.0, 409);
+    assert_eq!(app.complete_upload(&owner, &id, &parts).await.0, 409);
 
     let (kept, parts) = uploaded_single_part(&app, &owner, 5000).await;
-    assert_eq!(complete(&app, &owner, &kept, &parts).await.0, 200);
+    assert_eq!(app.complete_upload(&owner, &kept, &parts).await.0, 200);
     let renamed = app
         .authed(
             Method::PATCH,
@@ -623,7 +564,7 @@ async fn per_part_checksums_are_enforced_by_s3() {
     let app = TestApp::spawn(&ctx).await;
     let owner = app.register("careful@example.com").await;
     let data = media_bytes(9 * MIB);
-    let r = create(&app, &owner, json!({
+    let r = app.create_recording_with(&owner, &json!({
         "filename": "a.webm", "content_type": "video/webm", "size_bytes": data.len(), "part_checksum": "SHA256"
     })).await;
     assert_eq!(r.status(), 201);
@@ -713,17 +654,25 @@ async fn uploads_in_progress_are_limited_per_org() {
     let busy = app.register("busy@example.com").await;
     let other = app.register("other-org@example.com").await;
     let body = json!({"filename": "a.webm", "content_type": "video/webm", "size_bytes": 100});
-    let first = create(&app, &busy, body.clone())
+    let first = app
+        .create_recording_with(&busy, &body.clone())
         .await
         .json::<Value>()
         .await
         .unwrap();
-    assert_eq!(create(&app, &busy, body.clone()).await.status(), 201);
-    let third = create(&app, &busy, body.clone()).await;
+    assert_eq!(
+        app.create_recording_with(&busy, &body.clone())
+            .await
+            .status(),
+        201
+    );
+    let third = app.create_recording_with(&busy, &body.clone()).await;
     assert_eq!(third.status(), 429);
     assert!(third.headers().contains_key("retry-after"));
     assert_eq!(
-        create(&app, &other, body.clone()).await.status(),
+        app.create_recording_with(&other, &body.clone())
+            .await
+            .status(),
         201,
         "another org has its own allowance"
     );
@@ -740,7 +689,7 @@ async fn uploads_in_progress_are_limited_per_org() {
         .unwrap();
     assert_eq!(aborted.status(), 200);
     assert_eq!(
-        create(&app, &busy, body).await.status(),
+        app.create_recording_with(&busy, &body).await.status(),
         201,
         "an aborted upload frees its slot"
     );

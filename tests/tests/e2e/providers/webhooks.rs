@@ -231,20 +231,7 @@ async fn a_signed_callback_wakes_the_pipeline_which_stores_the_transcript() {
             .unwrap();
     assert_eq!(ready, 1);
     assert!(s.llm.calls().chat_requests >= 2, "map and write at least");
-    let recording: Value = s
-        .app
-        .authed(
-            reqwest::Method::GET,
-            &format!("/api/recordings/{id}"),
-            owner.token(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(recording["status"], "completed");
+    assert_eq!(s.app.recording(&owner, &id).await["status"], "completed");
 }
 
 #[tokio::test(flavor = "multi_thread")]
