@@ -204,7 +204,7 @@ impl Overhead {
     async fn activities(&self, id: &str) -> u32 {
         histories::events(
             &self.ctx.temporal,
-            &mediadocs_workflows::names::pipeline_workflow_id(&id),
+            &mediadocs_workflows::names::pipeline_workflow_id(id),
         )
         .await
         .iter()

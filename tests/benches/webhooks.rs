@@ -85,7 +85,7 @@ async fn targets(ctx: &TestContext, app: &TestApp, n: u64) -> (Vec<(String, Stri
             &provider_job,
         )
         .await;
-        let workflow_id = mediadocs_workflows::names::pipeline_workflow_id(&recording);
+        let workflow_id = mediadocs_workflows::names::pipeline_workflow_id(recording);
         workflows.push(workflow_id.clone());
         let options = WorkflowStartOptions::new("bench-no-worker", workflow_id).build();
         let input = RecordingRef {

@@ -50,7 +50,7 @@ pub fn pipeline_progress<'a>(
     reached: impl Fn(&Progress) -> bool + 'a,
 ) -> impl Future<Output = Progress> + 'a {
     let handle = client.get_workflow_handle::<MediaPipelineWorkflow>(
-        mediadocs_workflows::names::pipeline_workflow_id(&id),
+        mediadocs_workflows::names::pipeline_workflow_id(id),
     );
     let caller = std::panic::Location::caller();
     async move {

@@ -220,7 +220,7 @@ pub async fn generate<W>(
     on_progress: fn(&mut W, u32, u32),
 ) -> Result<DocumentRef, ActivityExecutionError> {
     let plan = ctx
-        .execute_activity(DocumentActivities::plan, recording.clone(), db_activity())
+        .execute_activity(DocumentActivities::plan, *recording, db_activity())
         .await?;
     let total = plan.chunks;
     ctx.state_mut(|s| on_progress(s, 0, total));
@@ -230,7 +230,7 @@ pub async fn generate<W>(
         fan_out,
         |i| {
             let chunk = ChunkRef {
-                recording: recording.clone(),
+                recording: *recording,
                 level: 0,
                 idx: i as u32,
                 chunk_tokens: plan.chunk_tokens,
@@ -257,7 +257,7 @@ pub async fn generate<W>(
             |i| {
                 let (from, to) = groups[i];
                 let reduce = ReduceRef {
-                    recording: recording.clone(),
+                    recording: *recording,
                     level,
                     idx: i as u32,
                     from,
@@ -273,7 +273,7 @@ pub async fn generate<W>(
         level += 1;
     }
     let write = WriteRef {
-        recording: recording.clone(),
+        recording: *recording,
         level,
         count: tokens.len() as u32,
     };

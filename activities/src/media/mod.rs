@@ -30,6 +30,13 @@ pub use source::{BLOCK_SIZE, FetchError};
 
 use crate::failure::{fail, gone};
 
+/// The recording's object, and what an earlier probe stored.
+#[derive(sqlx::FromRow)]
+struct Probed {
+    s3_key: String,
+    media_info: Option<serde_json::Value>,
+}
+
 pub struct Media {
     pub pool: PgPool,
     pub s3: aws_sdk_s3::Client,
@@ -49,13 +56,16 @@ impl Media {
             recording_id: id,
         } = *recording;
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
-        let row: Option<(String, Option<serde_json::Value>)> =
+        let row: Option<Probed> =
             sqlx::query_as("SELECT s3_key, media_info FROM recordings WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
         tx.commit().await?;
-        let (key, stored) = row.ok_or_else(|| gone(id))?;
+        let Probed {
+            s3_key: key,
+            media_info: stored,
+        } = row.ok_or_else(|| gone(id))?;
         if let Some(stored) = stored {
             return Ok(serde_json::from_value(stored)?);
         }

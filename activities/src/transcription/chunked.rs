@@ -39,6 +39,13 @@ use crate::{
 
 pub use mediadocs_settings::transcription::ChunkedTranscriptionSettings;
 
+/// The job's status and the audio it transcribes.
+#[derive(sqlx::FromRow)]
+struct ChunkedJob {
+    status: String,
+    s3_key: String,
+}
+
 /// What a heartbeat reports, and what a retried attempt resumes from.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ChunkProgress {
@@ -79,7 +86,7 @@ impl Transcription {
             )
         })?;
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
-        let row: Option<(String, String)> = sqlx::query_as(
+        let row: Option<ChunkedJob> = sqlx::query_as(
             "SELECT j.status, r.s3_key FROM transcription_jobs j JOIN recordings r ON r.id = j.recording_id
              WHERE j.id = $1 AND j.recording_id = $2",
         )
@@ -87,7 +94,10 @@ impl Transcription {
         .bind(recording)
         .fetch_optional(&mut *tx)
         .await?;
-        let (status, key) = row.ok_or_else(|| {
+        let ChunkedJob {
+            status,
+            s3_key: key,
+        } = row.ok_or_else(|| {
             fail(
                 FailureKind::RecordingGone,
                 anyhow::anyhow!("job {job} of recording {recording} is gone"),

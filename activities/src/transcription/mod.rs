@@ -59,6 +59,7 @@ fn provider_failure(e: TranscriptionError) -> ActivityError {
     }
 }
 
+#[derive(sqlx::FromRow)]
 struct JobRow {
     id: Uuid,
     provider: String,
@@ -66,25 +67,27 @@ struct JobRow {
     status: String,
 }
 
+/// Where a job stands: the provider's ID once it accepted, and how it ended, if it has.
+#[derive(sqlx::FromRow)]
+struct JobProgress {
+    provider_job_id: Option<String>,
+    status: String,
+    error: Option<String>,
+}
+
 async fn job_of_run(
     tx: &mut Transaction<'_, Postgres>,
     recording: Uuid,
     run_id: &str,
 ) -> sqlx::Result<Option<JobRow>> {
-    let row: Option<(Uuid, String, Option<String>, String)> = sqlx::query_as(
+    sqlx::query_as(
         "SELECT id, provider, provider_job_id, status FROM transcription_jobs
          WHERE recording_id = $1 AND run_id = $2",
     )
     .bind(recording)
     .bind(run_id)
     .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.map(|(id, provider, provider_job_id, status)| JobRow {
-        id,
-        provider,
-        provider_job_id,
-        status,
-    }))
+    .await
 }
 
 #[activities]
@@ -208,14 +211,18 @@ impl Transcription {
         let job_id =
             Uuid::parse_str(&input.job_id).map_err(|e| fail(FailureKind::InvalidInput, e))?;
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
-        let row: Option<(Option<String>, String, Option<String>)> = sqlx::query_as(
+        let row: Option<JobProgress> = sqlx::query_as(
             "SELECT provider_job_id, status, error FROM transcription_jobs WHERE id = $1 AND recording_id = $2",
         )
         .bind(job_id)
         .bind(recording)
         .fetch_optional(&mut *tx)
         .await?;
-        let (provider_job_id, status, error) = row.ok_or_else(|| {
+        let JobProgress {
+            provider_job_id,
+            status,
+            error,
+        } = row.ok_or_else(|| {
             fail(
                 FailureKind::RecordingGone,
                 anyhow::anyhow!("job {job_id} of recording {recording} is gone"),

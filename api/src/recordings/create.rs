@@ -140,7 +140,7 @@ pub async fn create(
     let (part_size, part_count) = media::plan(valid.size, settings.part_size);
     let id = Uuid::now_v7();
     let org = principal.org_id.to_string();
-    let key = mediadocs_workflows::names::source_key(&org, &id.to_string(), valid.ext);
+    let key = mediadocs_workflows::names::source_key(&org, id.to_string(), valid.ext);
 
     let mut tx = principal.begin(&state).await?;
     // Serialises creations per org, so the in-progress limit holds under concurrency.

@@ -105,7 +105,7 @@ async fn generate(
     let mut tokens = Vec::new();
     for idx in 0..plan.chunks {
         let chunk = ChunkRef {
-            recording: recording.clone(),
+            recording: *recording,
             level: 0,
             idx,
             chunk_tokens: plan.chunk_tokens,
@@ -120,7 +120,7 @@ async fn generate(
             .enumerate()
         {
             let r = ReduceRef {
-                recording: recording.clone(),
+                recording: *recording,
                 level,
                 idx: idx as u32,
                 from,
@@ -132,7 +132,7 @@ async fn generate(
         level += 1;
     }
     let write = WriteRef {
-        recording: recording.clone(),
+        recording: *recording,
         level,
         count: tokens.len() as u32,
     };
@@ -145,7 +145,7 @@ async fn count(f: &Fixture, table: &str) -> i64 {
         _ => "SELECT count(*) FROM document_summaries WHERE recording_id = $1::uuid",
     };
     sqlx::query_scalar(sql)
-        .bind(&f.recording.recording_id)
+        .bind(f.recording.recording_id)
         .fetch_one(&f.ctx.owner_pool)
         .await
         .unwrap()
@@ -156,7 +156,7 @@ async fn stored_markdown(f: &Fixture) -> (String, String, i64, i64) {
         "SELECT markdown, model, prompt_tokens, completion_tokens FROM documents
          WHERE recording_id = $1::uuid AND version = 1",
     )
-    .bind(&f.recording.recording_id)
+    .bind(f.recording.recording_id)
     .fetch_one(&f.ctx.owner_pool)
     .await
     .unwrap()
@@ -253,7 +253,7 @@ async fn rate_limits_are_retried_by_the_client_without_duplicate_rows() {
         k.retry_after_secs = 1;
     });
     let chunk = ChunkRef {
-        recording: f.recording.clone(),
+        recording: f.recording,
         level: 0,
         idx: 0,
         chunk_tokens: plan.chunk_tokens,
@@ -275,7 +275,7 @@ async fn an_empty_or_invalid_answer_is_a_retryable_llm_output_invalid() {
     let f = fixture(&segments(6)).await;
     let plan = document::plan(&f.docs, &f.recording).await.unwrap();
     let chunk = ChunkRef {
-        recording: f.recording.clone(),
+        recording: f.recording,
         level: 0,
         idx: 0,
         chunk_tokens: plan.chunk_tokens,
@@ -303,7 +303,7 @@ async fn an_empty_or_invalid_answer_is_a_retryable_llm_output_invalid() {
         document::summarize_chunk(&f.docs, &chunk).await.unwrap();
     }
     let write = WriteRef {
-        recording: f.recording.clone(),
+        recording: f.recording,
         level: 0,
         count: plan.chunks,
     };
@@ -373,7 +373,7 @@ async fn an_injection_stays_fenced_and_no_outside_image_is_stored() {
     let (markdown, ..) = stored_markdown(&f).await;
     let texts: Vec<String> =
         sqlx::query_scalar("SELECT text FROM document_summaries WHERE recording_id = $1::uuid")
-            .bind(&f.recording.recording_id)
+            .bind(f.recording.recording_id)
             .fetch_all(&f.ctx.owner_pool)
             .await
             .unwrap();
@@ -390,7 +390,7 @@ async fn an_org_template_adds_its_sections() {
         "INSERT INTO document_templates (org_id, instructions, sections)
          VALUES ($1::uuid, 'Write for the support team.', ARRAY['Risks', 'Decisions'])",
     )
-    .bind(&f.recording.org_id)
+    .bind(f.recording.org_id)
     .execute(&f.ctx.owner_pool)
     .await
     .unwrap();
@@ -450,7 +450,7 @@ async fn the_workflow_maps_with_bounded_fan_out_then_reduces_and_writes() {
     f.sim.set(|k| k.base_latency_ms = 300);
     let (stop, worker) = spawn_worker(&f);
     let input = GenerateDocument {
-        recording: f.recording.clone(),
+        recording: f.recording,
         fan_out: 2,
     };
     let options = WorkflowStartOptions::new(
@@ -487,7 +487,7 @@ async fn the_workflow_maps_with_bounded_fan_out_then_reduces_and_writes() {
     let levels: i32 = sqlx::query_scalar(
         "SELECT max(level) FROM document_summaries WHERE recording_id = $1::uuid",
     )
-    .bind(&f.recording.recording_id)
+    .bind(f.recording.recording_id)
     .fetch_one(&f.ctx.owner_pool)
     .await
     .unwrap();

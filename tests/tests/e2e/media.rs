@@ -233,7 +233,7 @@ async fn the_activity_stores_media_info_once() {
     assert_eq!(first.tracks, vec![audio("opus", 48_000, 1)]);
     let stored: serde_json::Value =
         sqlx::query_scalar("SELECT media_info FROM recordings WHERE id = $1::uuid")
-            .bind(&recording.recording_id)
+            .bind(recording.recording_id)
             .fetch_one(&ctx.owner_pool)
             .await
             .unwrap();

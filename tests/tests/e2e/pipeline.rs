@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::providers::webhooks::{media, pipeline_result, sidecar, stack};
 
 fn workflow_id(id: &str) -> String {
-    mediadocs_workflows::names::pipeline_workflow_id(&id)
+    mediadocs_workflows::names::pipeline_workflow_id(id)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -94,7 +94,7 @@ pub(crate) async fn pipeline_result(ctx: &TestContext, id: &str) -> Value {
     use mediadocs_workflows::MediaPipelineWorkflow;
     use temporalio_client::WorkflowGetResultOptions;
     let handle = ctx.temporal.get_workflow_handle::<MediaPipelineWorkflow>(
-        mediadocs_workflows::names::pipeline_workflow_id(&id),
+        mediadocs_workflows::names::pipeline_workflow_id(id),
     );
     let outcome = tokio::time::timeout(
         Duration::from_secs(60),
@@ -325,7 +325,7 @@ async fn a_failed_job_or_silence_fails_the_recording_clearly() {
     ] {
         use mediadocs_workflows::MediaPipelineWorkflow;
         let handle = s.ctx.temporal.get_workflow_handle::<MediaPipelineWorkflow>(
-            mediadocs_workflows::names::pipeline_workflow_id(&id),
+            mediadocs_workflows::names::pipeline_workflow_id(id),
         );
         let err = tokio::time::timeout(
             Duration::from_secs(60),
@@ -338,7 +338,7 @@ async fn a_failed_job_or_silence_fails_the_recording_clearly() {
         if kind == "NoSpeech" {
             histories::save(
                 &s.ctx.temporal,
-                &mediadocs_workflows::names::pipeline_workflow_id(&id),
+                &mediadocs_workflows::names::pipeline_workflow_id(id),
                 "failure-no-speech",
             )
             .await;
@@ -553,7 +553,7 @@ async fn a_signal_repeated_after_a_crash_reaches_the_workflow_once() {
     let ctx = TestContext::new().await;
     let app = TestApp::spawn(&ctx).await;
     let (recording, job) = job(&ctx, &app, "hooks-resignal@example.com", "selfhosted").await;
-    let workflow_id = mediadocs_workflows::names::pipeline_workflow_id(&recording);
+    let workflow_id = mediadocs_workflows::names::pipeline_workflow_id(recording);
     // On a task queue no worker polls: the server records the signals and nothing else runs.
     ctx.temporal
         .start_workflow(
