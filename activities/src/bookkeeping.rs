@@ -26,16 +26,13 @@ impl Bookkeeping {
         ctx: ActivityContext,
         input: StageTransition,
     ) -> Result<(), ActivityError> {
-        let RecordingRef {
-            org_id: org,
-            recording_id: recording,
-        } = input.recording;
         let run_id = ctx.info().workflow_run_id.clone().unwrap_or_default();
+        let org = input.recording.org_id;
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
         recordings::record_stage(
             &mut tx,
             org,
-            recording,
+            input.recording.recording_id,
             input.stage,
             input.status,
             input.message.as_deref(),

@@ -80,13 +80,6 @@ pub struct AuthSettings {
 
 impl AuthSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let secs = |var, default| -> Result<Duration, ConfigError> {
-            Ok(Duration::from_secs(env::var_or(
-                var,
-                default,
-                "a number of seconds",
-            )?))
-        };
         Ok(Self {
             jwt_keys: env::required(
                 "JWT_KEYS",
@@ -94,9 +87,9 @@ impl AuthSettings {
             )?,
             issuer: env::var_or("JWT_ISSUER", "mediadocs", "an issuer name")?,
             audience: env::var_or("JWT_AUDIENCE", "mediadocs-api", "an audience name")?,
-            access_ttl: secs("ACCESS_TOKEN_TTL_SECS", "900")?,
-            refresh_ttl: secs("REFRESH_TOKEN_TTL_SECS", "2592000")?,
-            invite_ttl: secs("INVITE_TTL_SECS", "604800")?,
+            access_ttl: env::secs_or("ACCESS_TOKEN_TTL_SECS", "900")?,
+            refresh_ttl: env::secs_or("REFRESH_TOKEN_TTL_SECS", "2592000")?,
+            invite_ttl: env::secs_or("INVITE_TTL_SECS", "604800")?,
             login_per_account: env::var_or(
                 "LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT",
                 "5",
@@ -188,11 +181,7 @@ impl UploadSettings {
             part_size,
             max_size: env::var_or("UPLOAD_MAX_SIZE_BYTES", "10737418240", "a byte count")?,
             url_ttl: Duration::from_secs(url_ttl),
-            upload_ttl: Duration::from_secs(env::var_or(
-                "UPLOAD_TTL_SECS",
-                "86400",
-                "a number of seconds",
-            )?),
+            upload_ttl: env::secs_or("UPLOAD_TTL_SECS", "86400")?,
             max_concurrent_per_org: env::var_or(
                 "UPLOAD_MAX_CONCURRENT_PER_ORG",
                 "20",

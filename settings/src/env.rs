@@ -44,6 +44,11 @@ pub fn optional<T: FromStr>(
     raw(var).map(|raw| parse(var, raw, expected)).transpose()
 }
 
+/// Reads a number of seconds, `default` when unset.
+pub fn secs_or(var: &'static str, default: &str) -> Result<std::time::Duration, ConfigError> {
+    var_or(var, default, "a number of seconds").map(std::time::Duration::from_secs)
+}
+
 /// Reads a boolean flag: `true`/`false`, `1`/`0`, `yes`/`no`.
 pub fn flag_or(var: &'static str, default: bool) -> Result<bool, ConfigError> {
     match raw(var).map(|v| v.to_ascii_lowercase()) {

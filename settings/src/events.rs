@@ -1,6 +1,9 @@
 //! How the live feed behaves: tickets, WebSocket limits, buffers, checks and retention.
 
-use std::time::Duration;
+use std::{
+    num::{NonZeroU64, NonZeroUsize},
+    time::Duration,
+};
 
 use crate::{ConfigError, env};
 
@@ -51,27 +54,13 @@ impl Default for EventSettings {
 
 impl EventSettings {
     pub fn from_env(cors_origins: &[String]) -> Result<Self, ConfigError> {
-        let secs = |var, default| -> Result<Duration, ConfigError> {
-            let n: u64 = env::var_or(var, default, "a positive number of seconds")?;
-            if n == 0 {
-                return Err(ConfigError::Invalid {
-                    var,
-                    expected: "a positive number of seconds",
-                    got: n.to_string(),
-                });
-            }
-            Ok(Duration::from_secs(n))
+        // Zero would mean "never" or "nothing" here, so it does not parse.
+        let secs = |var, default| {
+            env::var_or::<NonZeroU64>(var, default, "a positive number of seconds")
+                .map(|n| Duration::from_secs(n.get()))
         };
-        let positive = |var, default| -> Result<usize, ConfigError> {
-            let n: usize = env::var_or(var, default, "a positive integer")?;
-            if n == 0 {
-                return Err(ConfigError::Invalid {
-                    var,
-                    expected: "a positive integer",
-                    got: n.to_string(),
-                });
-            }
-            Ok(n)
+        let positive = |var, default| {
+            env::var_or::<NonZeroUsize>(var, default, "a positive integer").map(NonZeroUsize::get)
         };
         let origins: Option<String> =
             env::optional("WS_ALLOWED_ORIGINS", "comma-separated origins")?;

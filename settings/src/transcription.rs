@@ -101,11 +101,7 @@ impl TranscriptionSettings {
             api_key: env::optional::<String>("TRANSCRIPTION_API_KEY", "the provider's API key")?
                 .map(SecretString::from),
             model: env::var_or("TRANSCRIPTION_MODEL", "whisper-1", "a model name")?,
-            timeout: Duration::from_secs(env::var_or(
-                "TRANSCRIPTION_TIMEOUT_SECS",
-                "60",
-                "a number of seconds",
-            )?),
+            timeout: env::secs_or("TRANSCRIPTION_TIMEOUT_SECS", "60")?,
             webhook_public_url: http_url("WEBHOOK_PUBLIC_URL", "http://127.0.0.1:8080")?,
         })
     }
@@ -153,17 +149,10 @@ pub struct TranscriptionTiming {
 
 impl TranscriptionTiming {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let secs = |var, default| -> Result<Duration, ConfigError> {
-            Ok(Duration::from_secs(env::var_or(
-                var,
-                default,
-                "a number of seconds",
-            )?))
-        };
         Ok(Self {
-            poll_interval: secs("TRANSCRIPTION_POLL_INTERVAL_SECS", "300")?,
-            give_up_after: secs("TRANSCRIPTION_GIVE_UP_SECS", "21600")?,
-            audio_url_ttl: secs("TRANSCRIPTION_AUDIO_URL_TTL_SECS", "3600")?,
+            poll_interval: env::secs_or("TRANSCRIPTION_POLL_INTERVAL_SECS", "300")?,
+            give_up_after: env::secs_or("TRANSCRIPTION_GIVE_UP_SECS", "21600")?,
+            audio_url_ttl: env::secs_or("TRANSCRIPTION_AUDIO_URL_TTL_SECS", "3600")?,
         })
     }
 }

@@ -2,6 +2,21 @@
 
 use anyhow::Context;
 
+/// The stored object's size in bytes.
+pub async fn stored_size(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::Result<i64> {
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| {
+            let e = aws_sdk_s3::error::DisplayErrorContext(e);
+            anyhow::anyhow!("HEAD s3://{bucket}/{key}: {e}")
+        })?;
+    Ok(head.content_length().unwrap_or(0))
+}
+
 /// Aborts a multipart upload; one that S3 no longer knows is already gone, which is fine.
 pub async fn abort_multipart(
     s3: &aws_sdk_s3::Client,

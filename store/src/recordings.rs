@@ -367,14 +367,9 @@ pub async fn check_stored_size(
     key: &str,
     declared: i64,
 ) -> Result<i64, SizeCheckError> {
-    let head = s3
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
+    let stored = crate::objects::stored_size(s3, bucket, key)
         .await
-        .map_err(|e| SizeCheckError::Storage(e.into()))?;
-    let stored = head.content_length().unwrap_or(-1);
+        .map_err(SizeCheckError::Storage)?;
     if stored == declared {
         return Ok(stored);
     }

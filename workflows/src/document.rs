@@ -17,7 +17,7 @@ use temporalio_workflow::{
 
 use uuid::Uuid;
 
-use crate::{FailureKind, recording::RecordingRef};
+use crate::{failure::backoff, recording::RecordingRef};
 
 /// The default number of summaries in flight at once.
 pub const DEFAULT_FAN_OUT: usize = 4;
@@ -133,13 +133,7 @@ fn llm_activity() -> ActivityOptions {
 }
 
 fn retry_policy(attempts: u32) -> RetryPolicy {
-    RetryPolicy::builder()
-        .initial_interval(Duration::from_secs(2))
-        .backoff_coefficient(2.0)
-        .maximum_interval(Duration::from_secs(120))
-        .maximum_attempts(attempts)
-        .non_retryable_error_types(FailureKind::non_retryable())
-        .build()
+    backoff(Duration::from_secs(2), Duration::from_secs(120), attempts)
 }
 
 type Pending<'a, T> =

@@ -7,11 +7,11 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use temporalio_common::{ActivityError, RetryPolicy};
+use temporalio_common::ActivityError;
 use temporalio_macros::activity_definitions;
 use temporalio_workflow::ActivityOptions;
 
-use crate::{FailureKind, recording::RecordingRef};
+use crate::{failure::backoff, recording::RecordingRef};
 
 /// What the embed stage stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -43,13 +43,6 @@ pub use embedding_activities::EmbedTranscript as EmbedTranscriptDef;
 pub fn embed_activity() -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60 * 60))
         .heartbeat_timeout(Duration::from_secs(120))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(2))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(120))
-                .non_retryable_error_types(FailureKind::non_retryable())
-                .build(),
-        )
+        .retry_policy(backoff(Duration::from_secs(2), Duration::from_secs(120), 0))
         .build()
 }

@@ -2,7 +2,10 @@
 //! (what operators search and the retry policies match), and the recording's
 //! `failed_stage` story. Each kind is named once, here, with whether retrying can help.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
+use temporalio_common::RetryPolicy;
 
 macro_rules! failure_kinds {
     ($( $(#[$doc:meta])* $name:ident: $retry:ident ),* $(,)?) => {
@@ -91,6 +94,18 @@ impl FailureKind {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|k| k.as_str() == name)
     }
+}
+
+/// Exponential backoff, doubling from `first` to `longest`, for at most `attempts` attempts
+/// (0: until it succeeds), that stops on every kind retrying cannot fix.
+pub fn backoff(first: Duration, longest: Duration, attempts: u32) -> RetryPolicy {
+    RetryPolicy::builder()
+        .initial_interval(first)
+        .backoff_coefficient(2.0)
+        .maximum_interval(longest)
+        .maximum_attempts(attempts)
+        .non_retryable_error_types(FailureKind::non_retryable())
+        .build()
 }
 
 impl std::fmt::Display for FailureKind {

@@ -24,9 +24,11 @@ use crate::{
     bookkeeping::{BookkeepingActivities, Progress, Publish, StageTransition},
     document::{self, DEFAULT_FAN_OUT},
     embedding::{EmbeddingActivities, embed_activity},
+    failure::backoff,
     media::MediaActivities,
     recording::{
         ORG_ID, PIPELINE_STAGE, RECORDING_ID, RecordingActivities, RecordingRef, db_activity,
+        retried_within,
     },
     transcription::{
         CollectTranscript, Collected, SubmitTranscription, TranscriptionActivities,
@@ -45,28 +47,13 @@ pub struct PipelineOutcome {
 
 /// Probing reads a few blocks of the object; a format or content failure is final.
 fn media_activity() -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(300))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(60))
-                .non_retryable_error_types(FailureKind::non_retryable())
-                .build(),
-        )
-        .build()
+    retried_within(Duration::from_secs(300))
 }
 
 /// Provider calls: retried with backoff for as long as the provider is down, but never for
 /// failures that retrying cannot fix.
 fn provider_retry() -> RetryPolicy {
-    RetryPolicy::builder()
-        .initial_interval(Duration::from_secs(2))
-        .backoff_coefficient(2.0)
-        .maximum_interval(Duration::from_secs(120))
-        .maximum_attempts(20)
-        .non_retryable_error_types(FailureKind::non_retryable())
-        .build()
+    backoff(Duration::from_secs(2), Duration::from_secs(120), 20)
 }
 
 fn provider_activity() -> ActivityOptions {

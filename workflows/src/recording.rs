@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use temporalio_common::{ActivityError, RetryPolicy, SearchAttributeKey};
+use temporalio_common::{ActivityError, SearchAttributeKey};
 use temporalio_macros::{activity_definitions, workflow, workflow_methods};
 use temporalio_workflow::{ActivityOptions, WorkflowContext, WorkflowResult};
 use uuid::Uuid;
 
-use crate::FailureKind;
+use crate::failure::backoff;
 
 pub const ORG_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrgId");
 pub const RECORDING_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("RecordingId");
@@ -60,16 +60,16 @@ impl RecordingActivities {
 pub use recording_activities::ExpireUpload as ExpireUploadDef;
 pub use recording_activities::VerifyStoredSize as VerifyStoredSizeDef;
 
+/// Bookkeeping in PostgreSQL: quick, and retried while the database is away.
 pub(crate) fn db_activity() -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(60))
-                .non_retryable_error_types(FailureKind::non_retryable())
-                .build(),
-        )
+    retried_within(Duration::from_secs(60))
+}
+
+/// Retried with backoff (1 s, doubling to a minute) until it succeeds or fails in a way
+/// retrying cannot fix; each attempt bounded by `timeout`.
+pub(crate) fn retried_within(timeout: Duration) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(timeout)
+        .retry_policy(backoff(Duration::from_secs(1), Duration::from_secs(60), 0))
         .build()
 }
 

@@ -66,17 +66,10 @@ pub async fn probe_object(
     bucket: &str,
     key: &str,
 ) -> Result<MediaInfo, ProbeError> {
-    let head = s3
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
+    let stored = mediadocs_store::objects::stored_size(s3, bucket, key)
         .await
-        .map_err(|e| {
-            let e = aws_sdk_s3::error::DisplayErrorContext(e);
-            ProbeError::Storage(anyhow::anyhow!("HEAD s3://{bucket}/{key}: {e}"))
-        })?;
-    let len = u64::try_from(head.content_length().unwrap_or(0)).unwrap_or(0);
+        .map_err(ProbeError::Storage)?;
+    let len = u64::try_from(stored).unwrap_or(0);
     let source = S3Source::new(
         s3.clone(),
         bucket.to_owned(),

@@ -10,7 +10,7 @@ use temporalio_client::{WorkflowCancelOptions, errors::WorkflowInteractionError}
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{COLUMNS, Recording, Row, lock};
+use super::{COLUMNS, Recording, Row, lock, lock_for_change};
 use crate::{
     AppState,
     auth::{Principal, Role, validate},
@@ -133,9 +133,7 @@ pub async fn delete(
     principal: Principal,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Member)?;
-    let mut tx = principal.begin(&state).await?;
-    let row = lock(&mut tx, id).await?;
+    let (mut tx, row) = lock_for_change(&state, &principal, id).await?;
     let names = [
         mediadocs_workflows::names::pipeline_workflow_id(id),
         mediadocs_workflows::names::upload_expiry_workflow_id(id),

@@ -8,14 +8,18 @@ pub mod retry;
 pub mod upload;
 
 use chrono::{DateTime, Utc};
-use mediadocs_store::recordings::RecordingStatus;
+use mediadocs_store::recordings::{self, RecordingStatus, StatusChange};
 use serde::Serialize;
 use sqlx::{Postgres, Transaction};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::{AppState, error::ApiError};
+use crate::{
+    AppState,
+    auth::{Principal, Role},
+    error::ApiError,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -68,6 +72,32 @@ pub async fn lock(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<R
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(ApiError::NotFound)
+}
+
+/// The recording, locked in a transaction of the caller's org, for a change only members
+/// may make.
+pub async fn lock_for_change(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<(Transaction<'static, Postgres>, Row), ApiError> {
+    principal.require(Role::Member)?;
+    let mut tx = principal.begin(state).await?;
+    let row = lock(&mut tx, id).await?;
+    Ok((tx, row))
+}
+
+/// Moves the locked recording to `to` (see `mediadocs_store::recordings`), commits, and
+/// answers with the recording as it now is.
+pub async fn move_to(
+    mut tx: Transaction<'static, Postgres>,
+    row: &Row,
+    to: RecordingStatus,
+) -> Result<Row, ApiError> {
+    recordings::set_status(&mut tx, row.org_id, row.id, StatusChange::to(to)).await?;
+    let row = lock(&mut tx, row.id).await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -7,15 +7,10 @@
 //! as a new attempt, because the failure may have been the provider's.
 
 use axum::{Json, extract::State};
-use mediadocs_store::recordings::{self, RecordingStatus, StatusChange};
+use mediadocs_store::recordings::RecordingStatus;
 
-use super::{Recording, lock};
-use crate::{
-    AppState,
-    auth::{Principal, Role},
-    error::ApiError,
-    extract::ApiPath,
-};
+use super::{Recording, lock_for_change, move_to};
+use crate::{AppState, auth::Principal, error::ApiError, extract::ApiPath};
 use uuid::Uuid;
 
 #[utoipa::path(post, path = "/api/recordings/{id}/retry", tag = "recordings", security(("bearer" = [])),
@@ -28,9 +23,7 @@ pub async fn retry(
     principal: Principal,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Recording>, ApiError> {
-    principal.require(Role::Member)?;
-    let mut tx = principal.begin(&state).await?;
-    let row = lock(&mut tx, id).await?;
+    let (tx, row) = lock_for_change(&state, &principal, id).await?;
     if row.status != RecordingStatus::Failed {
         return Err(ApiError::Conflict(format!(
             "only a failed recording can be retried; this one is {}",
@@ -38,14 +31,7 @@ pub async fn retry(
         )));
     }
     crate::orchestration::restart_pipeline(&state, row.org_id, id).await?;
-    recordings::set_status(
-        &mut tx,
-        row.org_id,
-        id,
-        StatusChange::to(RecordingStatus::Uploaded),
-    )
-    .await?;
-    let row = lock(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(Json(row.into()))
+    Ok(Json(
+        move_to(tx, &row, RecordingStatus::Uploaded).await?.into(),
+    ))
 }

@@ -3,15 +3,15 @@
 use std::collections::BTreeMap;
 
 use axum::{Json, extract::State};
-use mediadocs_store::recordings::{self, RecordingStatus, SizeCheckError, StatusChange};
+use mediadocs_store::recordings::{self, RecordingStatus, SizeCheckError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Recording, Row, lock, media, presign};
+use super::{Recording, Row, lock, lock_for_change, media, move_to, presign};
 use crate::{
     AppState,
-    auth::{Principal, Role},
+    auth::Principal,
     error::{ApiError, FieldError},
     extract::{ApiPath, AppJson},
 };
@@ -94,9 +94,7 @@ pub async fn presign_parts(
     ApiPath(id): ApiPath<Uuid>,
     AppJson(req): AppJson<PresignParts>,
 ) -> Result<Json<PartUrls>, ApiError> {
-    principal.require(Role::Member)?;
-    let mut tx = principal.begin(&state).await?;
-    let row = lock(&mut tx, id).await?;
+    let (tx, row) = lock_for_change(&state, &principal, id).await?;
     tx.commit().await?;
     let upload_id = uploading(&row)?;
     if req.parts.is_empty() || req.parts.len() > 1000 {
@@ -261,11 +259,9 @@ pub async fn complete(
     ApiPath(id): ApiPath<Uuid>,
     AppJson(req): AppJson<CompleteUpload>,
 ) -> Result<Json<Recording>, ApiError> {
-    principal.require(Role::Member)?;
-    let mut tx = principal.begin(&state).await?;
     // The row lock serialises concurrent completes: the second waits, then takes the
     // idempotent path below.
-    let row = lock(&mut tx, id).await?;
+    let (mut tx, row) = lock_for_change(&state, &principal, id).await?;
     if row.status != RecordingStatus::Uploading {
         if !row.status.in_pipeline() {
             return Err(ApiError::Conflict(format!("the upload was {}", row.status)));
@@ -335,15 +331,7 @@ pub async fn complete(
         Err(SizeCheckError::Storage(e)) => return Err(e.into()),
         Err(SizeCheckError::Recording(e)) => return Err(e.into()),
     }
-    recordings::set_status(
-        &mut tx,
-        row.org_id,
-        id,
-        StatusChange::to(RecordingStatus::Uploaded),
-    )
-    .await?;
-    let row = lock(&mut tx, id).await?;
-    tx.commit().await?;
+    let row = move_to(tx, &row, RecordingStatus::Uploaded).await?;
     // After the commit: if Temporal is down, the client's retry takes the idempotent path and
     // starts it then.
     crate::orchestration::ensure_pipeline(&state, principal.org_id, id).await?;
@@ -360,9 +348,7 @@ pub async fn abort(
     principal: Principal,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Recording>, ApiError> {
-    principal.require(Role::Member)?;
-    let mut tx = principal.begin(&state).await?;
-    let row = lock(&mut tx, id).await?;
+    let (tx, row) = lock_for_change(&state, &principal, id).await?;
     if row.status == RecordingStatus::Aborted {
         return Ok(Json(row.into()));
     }
@@ -374,14 +360,7 @@ pub async fn abort(
         upload_id,
     )
     .await?;
-    recordings::set_status(
-        &mut tx,
-        row.org_id,
-        id,
-        StatusChange::to(RecordingStatus::Aborted),
-    )
-    .await?;
-    let row = lock(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(Json(row.into()))
+    Ok(Json(
+        move_to(tx, &row, RecordingStatus::Aborted).await?.into(),
+    ))
 }

@@ -33,38 +33,33 @@ pub enum SignatureError {
     NoMatch,
 }
 
-/// A signing key: the bytes behind `whsec_<base64>`.
-#[derive(Clone)]
-pub struct Secret(Vec<u8>);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(whsec_…)")
-    }
-}
+/// A signing key: the bytes behind `whsec_<base64>` (whose `Debug` redacts them).
+#[derive(Debug, Clone)]
+pub struct Secret(WebhookSecret);
 
 impl Secret {
     pub fn parse(text: &str) -> Result<Self, SignatureError> {
         WebhookSecret::parse(text)
-            .map(|s| Self::from_settings(&s))
+            .map(Self)
             .ok_or(SignatureError::BadSecret)
     }
 
     pub fn from_settings(secret: &WebhookSecret) -> Self {
-        Self(secret.bytes().to_vec())
+        Self(secret.clone())
     }
 
     /// A new random secret, for provisioning a self-hosted transcriber.
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
-        Self(bytes)
+        Self(WebhookSecret::from_bytes(bytes))
     }
 
     pub fn to_whsec(&self) -> String {
-        format!("{SECRET_PREFIX}{}", B64.encode(&self.0))
+        format!("{SECRET_PREFIX}{}", B64.encode(self.0.bytes()))
     }
 
     fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(self.0.bytes()).expect("HMAC takes any key length");
         mac.update(id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.to_string().as_bytes());
