@@ -24,6 +24,7 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use mediadocs_dev::openai::OpenAiSimulator;
 use mediadocs_providers::{
     embeddings::{
         Embedder,
@@ -35,7 +36,6 @@ use mediadocs_retrieval::vector;
 use mediadocs_tests::{
     TestApp, TestContext,
     retrieval_eval::{self, EvalSet},
-    simulators::openai::OpenAiSimulator,
     stats::percentile,
     synthetic::{self, Clusters, Latent, Rng},
     tools::repo_root,

@@ -28,24 +28,19 @@ use std::{
 };
 
 use futures::future::join_all;
+use mediadocs_dev::{
+    openai::OpenAiSimulator,
+    transcription::{Options, TranscriptionSimulator},
+};
 use mediadocs_providers::{
     embeddings::{EmbeddingSettings, openai::OpenAiEmbedderSettings},
     transcription::{Segment, Transcript},
     webhook::standard::Secret,
 };
 use mediadocs_tests::{
-    TestApp, TestContext, TestWorker, WorkerProviders,
-    app::Account,
-    context::TEST_SELFHOSTED_SECRETS,
-    fixtures, histories, media,
-    simulators::{
-        openai::OpenAiSimulator,
-        transcription::{Options, TranscriptionSimulator},
-    },
-    staged_upload::StagedUpload,
-    stats::percentile,
-    tools, wait,
-    worker_process::WorkerProcess,
+    TestApp, TestContext, TestWorker, WorkerProviders, app::Account,
+    context::TEST_SELFHOSTED_SECRETS, fixtures, histories, media, staged_upload::StagedUpload,
+    stats::percentile, tools, wait, worker_process::WorkerProcess,
 };
 use mediadocs_workflows::{
     MediaPipelineWorkflow, NoopWorkflow,

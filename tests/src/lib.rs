@@ -17,7 +17,6 @@ pub mod process;
 pub mod retrieval_eval;
 pub mod s3;
 pub mod services;
-pub mod simulators;
 pub mod staged_upload;
 pub mod stats;
 pub mod synthetic;

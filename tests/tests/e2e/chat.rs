@@ -11,15 +11,13 @@ use std::{sync::OnceLock, time::Duration};
 
 use mediadocs_activities::embedding::{self, BATCH_SIZE, NoProgress};
 use mediadocs_api::chat::ChatSettings;
+use mediadocs_dev::openai::OpenAiSimulator;
 use mediadocs_providers::{
     embeddings::local::{LocalEmbedder, LocalEmbedderSettings},
     llm::LlmSettings,
     transcription::{Segment, Transcript},
 };
-use mediadocs_tests::{
-    TestApp, TestContext, app::Account, fixtures, simulators::openai::OpenAiSimulator,
-    tools::repo_root,
-};
+use mediadocs_tests::{TestApp, TestContext, app::Account, fixtures, tools::repo_root};
 use serde_json::{Value, json};
 use uuid::Uuid;
 

@@ -4,15 +4,13 @@
 
 use std::time::Duration;
 
+use mediadocs_dev::{
+    openai::OpenAiSimulator,
+    transcription::{Options, TranscriptionSimulator},
+};
 use mediadocs_providers::transcription::{Segment, Transcript};
 use mediadocs_tests::{
-    TestApp, TestContext,
-    context::TEST_SELFHOSTED_SECRETS,
-    simulators::{
-        openai::OpenAiSimulator,
-        transcription::{Options, TranscriptionSimulator},
-    },
-    tools, wait,
+    TestApp, TestContext, context::TEST_SELFHOSTED_SECRETS, tools, wait,
     worker_process::WorkerProcess,
 };
 use mediadocs_workflows::MediaPipelineWorkflow;

@@ -6,12 +6,13 @@ use std::time::Duration;
 use mediadocs_activities::document::{
     self, DocumentError, DocumentSettings, Documents, chunking, prompts,
 };
+use mediadocs_dev::openai::OpenAiSimulator;
 use mediadocs_providers::{
     llm::{ChatClient, LlmSettings, UNTRUSTED_CONTENT_RULE},
     transcription::{Segment, Transcript},
 };
 use mediadocs_store::connect;
-use mediadocs_tests::{TestApp, TestContext, fixtures, simulators::openai::OpenAiSimulator};
+use mediadocs_tests::{TestApp, TestContext, fixtures};
 use mediadocs_workflows::document::{DocumentWorkflow, GenerateDocument};
 use mediadocs_workflows::{
     document::{ChunkRef, DocumentRef, ReduceRef, WriteRef, reduce_groups},

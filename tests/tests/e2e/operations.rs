@@ -4,9 +4,8 @@
 
 use std::{process::Command, time::Duration};
 
-use mediadocs_tests::{
-    TestContext, simulators::transcription::Knobs, temporal::TemporalServer, tools, wait,
-};
+use mediadocs_dev::transcription::Knobs;
+use mediadocs_tests::{TestContext, temporal::TemporalServer, tools, wait};
 use mediadocs_workflows::MediaPipelineWorkflow;
 use uuid::Uuid;
 

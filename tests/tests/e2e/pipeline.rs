@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use mediadocs_tests::{histories, simulators::transcription::Knobs, wait};
+use mediadocs_dev::transcription::Knobs;
+use mediadocs_tests::{histories, wait};
 use mediadocs_workflows::MediaPipelineWorkflow;
 use reqwest::Method;
 use serde_json::Value;

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use mediadocs_tests::{histories, simulators::transcription::Knobs, wait};
+use mediadocs_dev::transcription::Knobs;
+use mediadocs_tests::{histories, wait};
 use uuid::Uuid;
 
 use crate::providers::webhooks::{media, pipeline_result, sidecar, stack};

@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
+use mediadocs_dev::openai::OpenAiSimulator;
 use mediadocs_tests::{
-    TestApp, TestContext, histories,
-    simulators::openai::OpenAiSimulator,
-    tools,
+    TestApp, TestContext, histories, tools,
     worker::{TestWorker, WorkerProviders},
 };
 use uuid::Uuid;

@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use mediadocs_dev::openai::OpenAiSimulator;
 use mediadocs_providers::llm::{ChatClient, ChatRequest, LlmError, LlmSettings, StreamEvent};
-use mediadocs_tests::{simulators::openai::OpenAiSimulator, wait};
+use mediadocs_tests::wait;
 
 fn settings(sim: &OpenAiSimulator) -> LlmSettings {
     let mut settings = LlmSettings::for_base_url(sim.base_url().parse().unwrap(), "gpt-4o-mini");

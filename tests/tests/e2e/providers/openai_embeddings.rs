@@ -3,11 +3,11 @@
 
 use std::{num::NonZeroUsize, time::Duration};
 
+use mediadocs_dev::openai::{OpenAiSimulator, hashed_bag_of_words};
 use mediadocs_providers::embeddings::{
     Embedder, EmbeddingError,
     openai::{OpenAiEmbedder, OpenAiEmbedderSettings},
 };
-use mediadocs_tests::simulators::openai::{OpenAiSimulator, hashed_bag_of_words};
 
 const DIMENSION: usize = 256;
 

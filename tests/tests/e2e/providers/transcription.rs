@@ -5,16 +5,16 @@
 use std::{sync::Arc, time::Duration};
 
 use axum::{Router, body::Bytes, http::HeaderMap, routing::post};
+use mediadocs_dev::{
+    openai::OpenAiSimulator,
+    transcription::{Knobs, Options, TranscriptionSimulator},
+};
 use mediadocs_providers::{
     transcription::{
         CallbackStatus, JobState, Provider, Segment, Submission, Transcript, TranscriptionError,
         TranscriptionSettings, deepgram, parse_callback, whisper::WhisperClient,
     },
     webhook::standard::{self, Secret},
-};
-use mediadocs_tests::simulators::{
-    openai::OpenAiSimulator,
-    transcription::{Knobs, Options, TranscriptionSimulator},
 };
 use tokio::sync::mpsc;
 

@@ -4,6 +4,10 @@
 
 use std::time::Duration;
 
+use mediadocs_dev::{
+    openai::OpenAiSimulator,
+    transcription::{Knobs, Options, TranscriptionSimulator},
+};
 use mediadocs_providers::{
     transcription::{Segment, Transcript},
     webhook::{job_token, standard::Secret},
@@ -11,12 +15,7 @@ use mediadocs_providers::{
 use mediadocs_tests::{
     TestApp, TestContext, TestWorker, WorkerProviders,
     context::{TEST_SELFHOSTED_SECRETS, test_job_tokens},
-    fixtures, histories,
-    simulators::{
-        openai::OpenAiSimulator,
-        transcription::{Knobs, Options, TranscriptionSimulator},
-    },
-    wait,
+    fixtures, histories, wait,
 };
 use mediadocs_workflows::{MediaPipelineWorkflow, RecordingRef};
 use serde_json::{Value, json};

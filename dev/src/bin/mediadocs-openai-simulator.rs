@@ -1,12 +1,12 @@
 //! `mediadocs-openai-simulator`: the OpenAI API simulator from `mediadocs-tests`, as a server
-//! for the dev stack. It runs no model; see `mediadocs_tests::simulators::openai`.
+//! for the dev stack. It runs no model; see `mediadocs_dev::openai`.
 //!
 //! Usage: mediadocs-openai-simulator [--addr 127.0.0.1:8089]   (or OPENAI_SIMULATOR_ADDR)
 //! Knobs: POST /_simulator/knobs with a partial JSON object; counters: GET /_simulator/calls.
 
 use std::net::SocketAddr;
 
-use mediadocs_tests::simulators::openai::OpenAiSimulator;
+use mediadocs_dev::openai::OpenAiSimulator;
 
 #[tokio::main]
 async fn main() {

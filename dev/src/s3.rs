@@ -1,14 +1,12 @@
-//! `mediadocs-dev-s3`: the S3-compatible server the dev stack and the tests run. It is
-//! `s3s-fs` (S3 on a directory, with SigV4 and presigned-URL checks) plus the checks real S3
-//! makes and `s3s-fs` 0.14 does not:
+//! The S3-compatible server the dev stack and the tests run, served by `mediadocs-dev-s3`. It
+//! is `s3s-fs` (S3 on a directory, with SigV4 and presigned-URL checks) plus the checks real
+//! S3 makes and `s3s-fs` 0.14 does not:
 //! - ListParts reports each part's ETag (the MD5 of its bytes);
 //! - CompleteMultipartUpload refuses a part whose ETag does not match (`InvalidPart`);
 //! - UploadPart refuses a body that does not match its `x-amz-checksum-sha256` or
 //!   `x-amz-checksum-crc32c` header (`BadDigest`).
-//!
-//! Usage: mediadocs-dev-s3 --host 127.0.0.1 --port 9000 --access-key K --secret-key S ROOT
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::path::{Path, PathBuf};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use md5::{Digest as _, Md5};
@@ -17,9 +15,45 @@ use s3s::{
     auth::SimpleAuth,
     dto::{self, ETag, StreamingBlob},
     s3_error,
-    service::S3ServiceBuilder,
+    service::{S3Service, S3ServiceBuilder},
 };
 use tokio::net::TcpListener;
+
+/// S3 on the directory `root` (created if missing), accepting one key pair.
+///
+/// # Panics
+/// When `root` cannot be created or opened.
+pub fn service(root: &Path, access_key: String, secret_key: String) -> S3Service {
+    std::fs::create_dir_all(root).expect("creating the data directory");
+    let fs = s3s_fs::FileSystem::new(root).expect("opening the data directory");
+    let mut builder = S3ServiceBuilder::new(DevS3 {
+        fs,
+        root: root.canonicalize().expect("a data directory"),
+    });
+    builder.set_auth(SimpleAuth::from_single(access_key, secret_key));
+    builder.build()
+}
+
+/// Serves `service` on `listener`, one task per connection, until the process ends.
+pub async fn serve(listener: TcpListener, service: S3Service) {
+    let http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    loop {
+        let (socket, _) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                eprintln!("accept: {e}");
+                continue;
+            }
+        };
+        let service = service.clone();
+        let http = http.clone();
+        tokio::spawn(async move {
+            let _ = http
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                .await;
+        });
+    }
+}
 
 struct DevS3 {
     fs: s3s_fs::FileSystem,
@@ -166,74 +200,4 @@ async fn collect(body: StreamingBlob) -> S3Result<bytes::Bytes> {
         .await
         .map_err(|_| s3_error!(IncompleteBody))?;
     Ok(chunks.concat().into())
-}
-
-struct Args {
-    addr: SocketAddr,
-    access_key: String,
-    secret_key: String,
-    root: PathBuf,
-}
-
-fn args() -> Result<Args, String> {
-    let mut args = std::env::args().skip(1);
-    let (mut host, mut port, mut access, mut secret, mut root) =
-        ("127.0.0.1".to_owned(), 9000u16, None, None, None);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--host" => host = value()?,
-            "--port" => port = value()?.parse().map_err(|_| "--port must be a number")?,
-            "--access-key" => access = Some(value()?),
-            "--secret-key" => secret = Some(value()?),
-            other if !other.starts_with('-') => root = Some(PathBuf::from(other)),
-            other => return Err(format!("unknown option {other}")),
-        }
-    }
-    Ok(Args {
-        addr: format!("{host}:{port}")
-            .parse()
-            .map_err(|_| "--host and --port must form an address")?,
-        access_key: access.ok_or("--access-key is required")?,
-        secret_key: secret.ok_or("--secret-key is required")?,
-        root: root.ok_or("the data directory is required")?,
-    })
-}
-
-#[tokio::main]
-async fn main() {
-    let args = args().unwrap_or_else(|e| {
-        eprintln!("mediadocs-dev-s3: {e}\nusage: mediadocs-dev-s3 [--host H] [--port P] --access-key K --secret-key S ROOT");
-        std::process::exit(2);
-    });
-    std::fs::create_dir_all(&args.root).expect("creating the data directory");
-    let fs = s3s_fs::FileSystem::new(&args.root).expect("opening the data directory");
-    let mut builder = S3ServiceBuilder::new(DevS3 {
-        fs,
-        root: args.root.canonicalize().expect("a data directory"),
-    });
-    builder.set_auth(SimpleAuth::from_single(args.access_key, args.secret_key));
-    let service = builder.build();
-
-    let listener = TcpListener::bind(args.addr)
-        .await
-        .expect("binding the listen address");
-    eprintln!("mediadocs-dev-s3 listening on http://{}", args.addr);
-    let http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-    loop {
-        let (socket, _) = match listener.accept().await {
-            Ok(conn) => conn,
-            Err(e) => {
-                eprintln!("accept: {e}");
-                continue;
-            }
-        };
-        let service = service.clone();
-        let http = http.clone();
-        tokio::spawn(async move {
-            let _ = http
-                .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
-                .await;
-        });
-    }
 }

@@ -1,7 +1,7 @@
 //! `mediadocs-transcription-simulator`: the transcription simulator as a process, for the
 //! dev stack when no provider keys are configured. It transcribes nothing: it answers with the
 //! sidecar transcript of each media file in its media directory (see
-//! `mediadocs_tests::simulators::transcription`).
+//! `mediadocs_dev::transcription`).
 //!
 //! Environment:
 //!   TRANSCRIPTION_SIMULATOR_ADDR            listen address (127.0.0.1:8790)
@@ -9,8 +9,8 @@
 //!   TRANSCRIPTION_SIMULATOR_SIGNING_SECRET  whsec_… to sign callbacks (Standard Webhooks)
 //!   TRANSCRIPTION_SIMULATOR_API_KEY         the API key clients must send (none: any)
 
+use mediadocs_dev::transcription::{Options, TranscriptionSimulator};
 use mediadocs_providers::webhook::standard::Secret;
-use mediadocs_tests::simulators::transcription::{Options, TranscriptionSimulator};
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
