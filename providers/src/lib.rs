@@ -4,7 +4,7 @@
 //! The worker's activities and the API both use these, which is why they are a crate of
 //! their own rather than part of `activities/` (whose Temporal SDK the API does not link).
 //! Each client speaks the provider's real wire protocol; tests drive them against the
-//! simulators in `mediadocs-tests`.
+//! simulators in `mediadocs-dev`.
 
 pub mod embeddings;
 pub mod llm;
