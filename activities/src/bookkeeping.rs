@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use mediadocs_store::{events::Event, recordings, tenancy};
+use mediadocs_store::{recordings, tenancy};
 use mediadocs_workflows::{
     RecordingRef,
     bookkeeping::{Publish, PublishDef, StageTransition, TransitionDef},
@@ -56,27 +56,7 @@ impl Bookkeeping {
         } = input.recording;
         let document = input.document_id;
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
-        let published: Option<(i32, String)> = sqlx::query_as(
-            "UPDATE documents SET status = 'published', published_at = now()
-             WHERE id = $1 AND recording_id = $2 AND status = 'draft'
-             RETURNING version, title",
-        )
-        .bind(document)
-        .bind(recording)
-        .fetch_optional(&mut *tx)
-        .await?;
-        // None: published by an earlier attempt (whose event went out with it), or gone with
-        // its recording.
-        if let Some((version, title)) = published {
-            Event::DocumentReady {
-                recording_id: recording,
-                document_id: document,
-                version,
-                title,
-            }
-            .emit(&mut tx, org)
-            .await?;
-        }
+        mediadocs_store::documents::publish(&mut tx, org, recording, document).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -28,6 +28,18 @@ pub enum ApiError {
     /// 409: the request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// 409: the thing asked for is not made yet; `recording_status` says where it is.
+    #[error("not ready: {detail}")]
+    NotReady {
+        detail: String,
+        recording_status: String,
+    },
+    /// 412: `If-Match` names a version that is no longer current; carries the current ETag.
+    #[error("precondition failed")]
+    PreconditionFailed { current_etag: String },
+    /// 428: a write that needs `If-Match` came without one.
+    #[error("precondition required")]
+    PreconditionRequired,
     /// 410: the resource existed but is no longer usable (an expired invite).
     #[error("{0}")]
     Gone(String),
@@ -104,6 +116,12 @@ pub struct Problem {
     /// For 422: the offending fields.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For 409 when something is not ready yet: the recording's status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording_status: Option<String>,
+    /// For 412: the current version's ETag, to fetch it again and merge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_etag: Option<String>,
 }
 
 impl Problem {
@@ -115,6 +133,8 @@ impl Problem {
             detail: detail.into(),
             dependency: None,
             errors: Vec::new(),
+            recording_status: None,
+            current_etag: None,
         }
     }
 }
@@ -150,6 +170,33 @@ impl IntoResponse for ApiError {
             Self::Forbidden(d) => Problem::new(S::FORBIDDEN, "forbidden", d),
             Self::NotFound => Problem::new(S::NOT_FOUND, "not-found", "no such resource"),
             Self::Conflict(d) => Problem::new(S::CONFLICT, "conflict", d),
+            Self::NotReady {
+                detail,
+                recording_status,
+            } => Problem {
+                recording_status: Some(recording_status),
+                ..Problem::new(S::CONFLICT, "not-ready", detail)
+            },
+            Self::PreconditionFailed { current_etag } => {
+                let mut r = Problem {
+                    current_etag: Some(current_etag.clone()),
+                    ..Problem::new(
+                        S::PRECONDITION_FAILED,
+                        "stale-version",
+                        "the document changed since the version named in If-Match",
+                    )
+                }
+                .into_response();
+                if let Ok(v) = HeaderValue::from_str(&current_etag) {
+                    r.headers_mut().insert(header::ETAG, v);
+                }
+                return r;
+            }
+            Self::PreconditionRequired => Problem::new(
+                S::PRECONDITION_REQUIRED,
+                "if-match-required",
+                "send If-Match with the ETag of the version you changed",
+            ),
             Self::Gone(d) => Problem::new(S::GONE, "gone", d),
             Self::PayloadTooLarge(d) => Problem::new(S::PAYLOAD_TOO_LARGE, "payload-too-large", d),
             Self::UnsupportedMediaType(d) => {

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod chat;
 pub mod diagnostics;
+pub mod documents;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -16,6 +17,8 @@ pub mod orgs;
 pub mod pagination;
 pub mod recordings;
 pub mod state;
+pub mod templates;
+pub mod transcripts;
 pub mod webhooks;
 
 use axum::{Router, extract::DefaultBodyLimit, http::HeaderName};
@@ -70,13 +73,26 @@ fn cors(origins: &[String]) -> CorsLayer {
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::ACCEPT,
+            header::IF_MATCH,
+            HeaderName::from_static("idempotency-key"),
             HeaderName::from_static("last-event-id"),
         ])
-        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .expose_headers([
+            REQUEST_ID,
+            header::RETRY_AFTER,
+            header::ETAG,
+            header::CONTENT_DISPOSITION,
+        ])
         .max_age(std::time::Duration::from_secs(600))
 }

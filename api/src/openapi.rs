@@ -20,6 +20,9 @@ use crate::AppState;
         (name = "auth", description = "Accounts, sessions and tokens"),
         (name = "orgs", description = "Orgs, members, invites and API keys"),
         (name = "recordings", description = "Recordings and their presigned multipart uploads"),
+        (name = "transcripts", description = "Transcripts as JSON, SRT, WebVTT and text; speaker names"),
+        (name = "documents", description = "Documents: read, edit (If-Match), versions, export, regenerate"),
+        (name = "templates", description = "How documents are written: the org's templates and the built-ins"),
         (name = "chat", description = "Questions answered from the recordings, with citations; search; conversations"),
         (name = "webhooks", description = "Callbacks from providers, authenticated per provider"),
         (name = "events", description = "The live event feed: WebSocket (with a ticket) or SSE, resumable by event ID"),
@@ -53,6 +56,9 @@ pub fn routes(diagnostics: bool) -> (Router<AppState>, utoipa::openapi::OpenApi)
         .merge(crate::auth::router())
         .merge(crate::orgs::router())
         .merge(crate::recordings::router())
+        .merge(crate::transcripts::router())
+        .merge(crate::documents::router())
+        .merge(crate::templates::router())
         .merge(crate::chat::router())
         .merge(crate::webhooks::router())
         .merge(crate::events::router());

@@ -131,3 +131,33 @@ async fn start_pipeline(
         Err(e) => Err(temporal_down(e)),
     }
 }
+
+/// Starts the regeneration run `generation` of the recording's document, once: a retried
+/// request (same `Idempotency-Key`) finds the run already started, or starts it if the
+/// first request stored it but never reached Temporal.
+pub async fn start_regeneration(
+    state: &AppState,
+    org: Uuid,
+    recording: Uuid,
+    generation: Uuid,
+) -> Result<String, ApiError> {
+    use mediadocs_workflows::document::{DEFAULT_FAN_OUT, DocumentWorkflow, GenerateDocument};
+    let id = names::regeneration_workflow_id(generation);
+    let options = WorkflowStartOptions::new(state.settings.temporal.task_queue.clone(), id.clone())
+        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .build();
+    let input = GenerateDocument {
+        recording: recording_ref(org, recording),
+        fan_out: DEFAULT_FAN_OUT as u32,
+        generation: Some(generation),
+    };
+    match state
+        .temporal
+        .start_workflow(DocumentWorkflow::run, input, options)
+        .await
+    {
+        Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(id),
+        Err(e) => Err(temporal_down(e)),
+    }
+}

@@ -33,6 +33,8 @@ pub struct Page<T> {
 /// A validated page request: rows strictly after `after`, at most `limit` of them.
 pub struct PageRequest {
     pub after: Option<(DateTime<Utc>, Uuid)>,
+    /// A list sorted by a text column (a title) keys on it before the ID.
+    pub after_text: Option<String>,
     pub limit: i64,
 }
 
@@ -41,6 +43,10 @@ impl PageRequest {
     /// `($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))`.
     pub fn after_keys(&self) -> (Option<DateTime<Utc>>, Option<Uuid>) {
         (self.after.map(|a| a.0), self.after.map(|a| a.1))
+    }
+
+    pub fn after_text(&self) -> Option<String> {
+        self.after_text.clone()
     }
 
     /// Rows to fetch: one more than the page, to learn whether another page follows.
@@ -73,33 +79,48 @@ impl TryFrom<PageQuery> for PageRequest {
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        Ok(Self { after, limit })
+        Ok(Self {
+            after: after.as_ref().map(|k| (k.t, k.id)),
+            after_text: after.and_then(|k| k.s),
+            limit,
+        })
     }
 }
 
+/// A row's sort key, as the next page's cursor carries it.
 #[derive(Serialize, Deserialize)]
-struct Key {
-    t: DateTime<Utc>,
-    id: Uuid,
+pub struct Cursor {
+    pub t: DateTime<Utc>,
+    pub id: Uuid,
+    /// The text key of a list sorted by text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s: Option<String>,
 }
 
-fn decode(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
+fn decode(cursor: &str) -> Option<Cursor> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    let key: Key = serde_json::from_slice(&bytes).ok()?;
-    Some((key.t, key.id))
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// Builds a page from `rows` fetched with [`PageRequest::fetch`], given each row's sort key.
 pub fn page<T>(
-    mut rows: Vec<T>,
+    rows: Vec<T>,
     request: &PageRequest,
     key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
 ) -> Page<T> {
+    page_by(rows, request, |row| {
+        let (t, id) = key(row);
+        Cursor { t, id, s: None }
+    })
+}
+
+/// [`page`] for lists whose key is a whole [`Cursor`].
+pub fn page_by<T>(mut rows: Vec<T>, request: &PageRequest, key: impl Fn(&T) -> Cursor) -> Page<T> {
     let more = rows.len() as i64 > request.limit;
     rows.truncate(request.limit as usize);
     let next_cursor = more.then(|| {
-        let (t, id) = key(rows.last().expect("a full page has a last row"));
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Key { t, id }).expect("a key serialises"))
+        let cursor = key(rows.last().expect("a full page has a last row"));
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).expect("a key serialises"))
     });
     Page {
         items: rows,

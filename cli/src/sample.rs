@@ -144,14 +144,19 @@ pub async fn run(s: Sample, temporal: &Client) -> anyhow::Result<()> {
         "read back",
     )
     .await?;
+    // The pipeline completes without a document when writing it failed; the sample's
+    // point is the document, so that is a failure here.
+    let document = outcome.document_id.with_context(|| {
+        format!(
+            "the pipeline completed but wrote no document: {}",
+            recording["document"]["status_reason"]
+        )
+    })?;
     println!(
         "pipeline recording-{id} finished: {} bytes verified, {} transcript segments stored, \
-         document {} published, {} passages embedded; recording status {}",
-        outcome.stored_bytes,
-        outcome.transcript_segments,
-        outcome.document_id,
-        outcome.passages,
-        recording["status"]
+         document {document} published (GET /api/documents/{document}), {} passages embedded; \
+         recording status {}",
+        outcome.stored_bytes, outcome.transcript_segments, outcome.passages, recording["status"]
     );
     Ok(())
 }

@@ -29,6 +29,34 @@ pub struct ApiSettings {
     pub database: DatabaseSettings,
     pub temporal: TemporalSettings,
     pub s3: S3Settings,
+    pub reading: ReadingSettings,
+}
+
+/// How documents, transcripts and media are handed to readers.
+#[derive(Debug, Clone)]
+pub struct ReadingSettings {
+    /// `MEDIA_URL_TTL_SECS`: lifetime of a presigned media URL, default 600, at most 3600.
+    pub media_url_ttl: Duration,
+    /// `APP_URL`: where people open recordings; exported documents link timestamps to
+    /// `{APP_URL}/recordings/{id}?t={seconds}`. Default `http://127.0.0.1:8080`.
+    pub app_url: url::Url,
+}
+
+impl ReadingSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let ttl: u64 = env::var_or("MEDIA_URL_TTL_SECS", "600", "seconds, from 1 to 3600")?;
+        if !(1..=3600).contains(&ttl) {
+            return Err(ConfigError::Invalid {
+                var: "MEDIA_URL_TTL_SECS",
+                expected: "seconds, from 1 to 3600",
+                got: ttl.to_string(),
+            });
+        }
+        Ok(Self {
+            media_url_ttl: Duration::from_secs(ttl),
+            app_url: env::var_or("APP_URL", "http://127.0.0.1:8080", "an http(s) URL")?,
+        })
+    }
 }
 
 impl ApiSettings {
@@ -51,6 +79,7 @@ impl ApiSettings {
             database: DatabaseSettings::from_env()?,
             temporal: TemporalSettings::from_env()?,
             s3: S3Settings::from_env()?,
+            reading: ReadingSettings::from_env()?,
         })
     }
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::recordings::RecordingStatus;
+use crate::{documents::VersionSource, recordings::RecordingStatus};
 
 /// Appends an event to the org's feed; `user` narrows it to one person.
 ///
@@ -87,6 +87,21 @@ pub enum Event {
     },
     /// `recording.deleted`
     Deleted { recording_id: Uuid },
+    /// `document.updated`: a new version became current (an edit, a restore, a
+    /// regeneration). `author` is the person who made it, if one did.
+    DocumentUpdated {
+        recording_id: Uuid,
+        document_id: Uuid,
+        version: i32,
+        source: VersionSource,
+        author: Option<Uuid>,
+    },
+    /// `document.generation_failed`: the current version, if any, stays current.
+    DocumentGenerationFailed {
+        recording_id: Uuid,
+        document_id: Uuid,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -97,6 +112,8 @@ impl Event {
             Self::Failed { .. } => "recording.failed",
             Self::DocumentReady { .. } => "document.ready",
             Self::Deleted { .. } => "recording.deleted",
+            Self::DocumentUpdated { .. } => "document.updated",
+            Self::DocumentGenerationFailed { .. } => "document.generation_failed",
         }
     }
 
@@ -140,6 +157,23 @@ impl Event {
                 "title": title,
             }),
             Self::Deleted { recording_id } => json!({ "recording_id": recording_id }),
+            Self::DocumentUpdated {
+                recording_id,
+                document_id,
+                version,
+                source,
+                author,
+            } => json!({
+                "recording_id": recording_id, "document_id": document_id, "version": version,
+                "source": source.as_str(), "author": author,
+            }),
+            Self::DocumentGenerationFailed {
+                recording_id,
+                document_id,
+                reason,
+            } => json!({
+                "recording_id": recording_id, "document_id": document_id, "reason": reason,
+            }),
         }
     }
 

@@ -327,6 +327,7 @@ async fn map_reduce() {
                 recording_id: recording,
             },
             fan_out: fan_out as u32,
+            generation: None,
         };
         let started = Instant::now();
         ctx.temporal

@@ -119,6 +119,10 @@ impl TestContext {
             database: self.database_settings(),
             temporal: self.temporal_settings(),
             s3: self.s3_settings(),
+            reading: mediadocs_settings::api::ReadingSettings {
+                media_url_ttl: std::time::Duration::from_secs(120),
+                app_url: "https://app.example.com".parse().expect("a valid URL"),
+            },
         }
     }
 }

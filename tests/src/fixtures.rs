@@ -76,3 +76,30 @@ pub async fn rename(pool: &PgPool, org: Uuid, id: Uuid, title: &str) {
     );
     tx.commit().await.unwrap();
 }
+
+/// Version 1 of a generated document of `recording`, written through the store as the
+/// pipeline writes it. Returns the document's ID.
+pub async fn document(pool: &PgPool, org: Uuid, recording: Uuid) -> Uuid {
+    use mediadocs_store::documents::{self, NewVersion, VersionSource};
+    let mut tx = mediadocs_store::tenancy::begin(pool, Some(org), None)
+        .await
+        .unwrap();
+    let markdown = "# Weekly sync\n\n## Summary\nWe met [00:05].\n\n## Key points\n- Ship [00:10]\n\n## Action items\nNone.\n";
+    let version = NewVersion {
+        title: "Weekly sync",
+        markdown,
+        source: VersionSource::Generated,
+        author: None,
+        model: Some("fixture"),
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        template: None,
+        generation: None,
+        restored_from: None,
+    };
+    let written = documents::write_first(&mut tx, org, recording, &version)
+        .await
+        .expect("writing a document");
+    tx.commit().await.unwrap();
+    written.document_id
+}

@@ -69,6 +69,11 @@ pub struct WriteRef {
     pub recording: RecordingRef,
     pub level: u32,
     pub count: u32,
+    /// A regeneration run (`document_generations`): the pass writes the document's next
+    /// version, with the run's template and instructions. Absent in the pipeline's own pass
+    /// (and in histories from before regeneration), which writes version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -102,15 +107,24 @@ impl DocumentActivities {
         unimplemented!()
     }
 
-    /// Writes, validates and stores version 1 of the document; a stored version 1 is
-    /// returned as it is.
+    /// Writes, validates and stores version 1 of the document (a stored one is returned as
+    /// it is), or, for a regeneration, the version that run writes (likewise).
     #[activity(name = "document.write")]
     pub fn write(write: WriteRef) -> Result<DocumentRef, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Records that generation failed: the document keeps its current version (or, with
+    /// none, shows `failed` and the reason), the run is marked failed, and
+    /// `document.generation_failed` goes out. Idempotent.
+    #[activity(name = "document.record_failure")]
+    pub fn record_failure(failure: GenerationFailure) -> Result<(), ActivityError> {
         unimplemented!()
     }
 }
 
 pub use document_activities::Plan as PlanDef;
+pub use document_activities::RecordFailure as RecordFailureDef;
 pub use document_activities::Reduce as ReduceDef;
 pub use document_activities::SummarizeChunk as SummarizeChunkDef;
 pub use document_activities::Write as WriteDef;
@@ -210,6 +224,7 @@ pub fn reduce_groups(tokens: &[u32], budget: u32) -> Vec<(u32, u32)> {
 pub async fn generate<W>(
     ctx: &mut WorkflowContext<W>,
     recording: &RecordingRef,
+    generation: Option<Uuid>,
     fan_out: usize,
     on_progress: fn(&mut W, u32, u32),
 ) -> Result<DocumentRef, ActivityExecutionError> {
@@ -270,6 +285,7 @@ pub async fn generate<W>(
         recording: *recording,
         level,
         count: tokens.len() as u32,
+        generation,
     };
     ctx.execute_activity(DocumentActivities::write, write, llm_activity())
         .await
@@ -280,11 +296,26 @@ pub async fn generate<W>(
 pub struct GenerateDocument {
     pub recording: RecordingRef,
     pub fan_out: u32,
+    /// A regeneration run (`POST /api/recordings/{id}/documents`), whose version it writes
+    /// and whose failure it records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<Uuid>,
 }
 
-/// The document stage on its own, ID `document-{recording_id}`: to write a recording's
-/// document again without rerunning its whole pipeline, and to exercise [`generate`]
-/// against a real server. The pipeline calls [`generate`] itself.
+/// A regeneration that failed, recorded before the workflow fails with the same type.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GenerationFailure {
+    pub recording: RecordingRef,
+    /// `None`: the pipeline's own document stage.
+    pub generation: Option<Uuid>,
+    pub kind: crate::FailureKind,
+    pub reason: String,
+}
+
+/// The document stage on its own: a regeneration (ID from
+/// [`crate::names::regeneration_workflow_id`]) writes the recording's next version from its
+/// stored transcript without rerunning the pipeline; tests and benches run it to exercise
+/// [`generate`] against a real server. The pipeline calls [`generate`] itself.
 #[workflow]
 #[derive(Default)]
 pub struct DocumentWorkflow {
@@ -300,16 +331,36 @@ impl DocumentWorkflow {
         input: GenerateDocument,
     ) -> WorkflowResult<DocumentRef> {
         let fan_out = input.fan_out as usize;
-        Ok(generate(
+        let written = generate(
             ctx,
             &input.recording,
+            input.generation,
             fan_out,
             |s: &mut Self, done, total| {
                 s.chunks_done = done;
                 s.chunks_total = total;
             },
         )
-        .await?)
+        .await;
+        match (written, input.generation) {
+            (Ok(document), _) => Ok(document),
+            (Err(e), None) => Err(e.into()),
+            (Err(e), Some(generation)) => {
+                let failure = crate::failure::StageFailure::from(e);
+                if failure.cancelled {
+                    return Err(temporalio_workflow::WorkflowTermination::cancelled());
+                }
+                let record = GenerationFailure {
+                    recording: input.recording,
+                    generation: Some(generation),
+                    kind: failure.kind,
+                    reason: failure.message.clone(),
+                };
+                ctx.execute_activity(DocumentActivities::record_failure, record, db_activity())
+                    .await?;
+                Err(failure.into_termination("generate"))
+            }
+        }
     }
 
     /// Map chunks summarised, of the total.

@@ -5,7 +5,11 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use temporalio_common::RetryPolicy;
+use temporalio_common::{
+    RetryPolicy,
+    error::{ActivityExecutionError, ApplicationFailure, IncomingError},
+};
+use temporalio_workflow::WorkflowTermination;
 
 macro_rules! failure_kinds {
     ($( $(#[$doc:meta])* $name:ident: $retry:ident ),* $(,)?) => {
@@ -106,6 +110,45 @@ pub fn backoff(first: Duration, longest: Duration, attempts: u32) -> RetryPolicy
         .maximum_attempts(attempts)
         .non_retryable_error_types(FailureKind::non_retryable())
         .build()
+}
+
+/// Why a stage failed: a stable type for operators, a message for the recording's owners.
+pub struct StageFailure {
+    pub kind: FailureKind,
+    pub message: String,
+    pub cancelled: bool,
+}
+
+impl From<ActivityExecutionError> for StageFailure {
+    fn from(e: ActivityExecutionError) -> Self {
+        let kind = match e.cause() {
+            Some(IncomingError::Application(app)) => {
+                app.type_name().and_then(FailureKind::from_name)
+            }
+            _ => None,
+        };
+        let message = e
+            .failure()
+            .and_then(|f| f.cause.as_ref())
+            .map(|cause| cause.message.clone())
+            .unwrap_or_else(|| e.to_string());
+        Self {
+            kind: kind.unwrap_or(FailureKind::ActivityFailed),
+            message,
+            cancelled: matches!(e, ActivityExecutionError::Cancelled(_)),
+        }
+    }
+}
+
+impl StageFailure {
+    /// Fails the run with the failure's type, non-retryable: the stage already retried.
+    pub fn into_termination(self, stage: &str) -> WorkflowTermination {
+        ApplicationFailure::builder(format!("{stage}: {}", self.message))
+            .type_name(self.kind.as_str().to_owned())
+            .non_retryable(true)
+            .build()
+            .into()
+    }
 }
 
 impl std::fmt::Display for FailureKind {

@@ -9,10 +9,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use temporalio_common::{
-    RetryPolicy,
-    error::{ActivityExecutionError, ApplicationFailure, IncomingError},
-};
+use temporalio_common::{RetryPolicy, error::ActivityExecutionError};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_workflow::{
     ActivityOptions, CancellableFuture, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
@@ -22,9 +19,9 @@ use temporalio_workflow::{
 use crate::{
     FailureKind, PipelineStage, StageStatus,
     bookkeeping::{BookkeepingActivities, Progress, Publish, StageTransition},
-    document::{self, DEFAULT_FAN_OUT},
+    document::{self, DEFAULT_FAN_OUT, DocumentActivities, DocumentRef, GenerationFailure},
     embedding::{EmbeddingActivities, embed_activity},
-    failure::backoff,
+    failure::{StageFailure, backoff},
     media::MediaActivities,
     recording::{
         ORG_ID, PIPELINE_STAGE, RECORDING_ID, RecordingActivities, RecordingRef, db_activity,
@@ -41,7 +38,8 @@ use crate::{
 pub struct PipelineOutcome {
     pub stored_bytes: i64,
     pub transcript_segments: u32,
-    pub document_id: uuid::Uuid,
+    /// `None` when generation failed (the recording still completes, searchable).
+    pub document_id: Option<uuid::Uuid>,
     pub passages: u32,
 }
 
@@ -138,12 +136,11 @@ async fn stages(ctx: &mut Ctx, recording: &RecordingRef) -> Result<PipelineOutco
     leave(ctx, recording, PipelineStage::Transcribe).await?;
 
     enter(ctx, recording, PipelineStage::Generate).await?;
-    let document = document::generate(ctx, recording, DEFAULT_FAN_OUT, |s, done, total| {
-        s.progress.chunks_done = done;
-        s.progress.chunks_total = total;
-        s.progress.percent = PipelineStage::Generate.percent_within(done, total);
-    })
-    .await?;
+    let document = if ctx.patched(DOCUMENT_FAILURE_KEEPS_GOING) {
+        generate_or_record(ctx, recording).await?
+    } else {
+        Some(generate(ctx, recording).await?)
+    };
     leave(ctx, recording, PipelineStage::Generate).await?;
 
     enter(ctx, recording, PipelineStage::Embed).await?;
@@ -157,21 +154,60 @@ async fn stages(ctx: &mut Ctx, recording: &RecordingRef) -> Result<PipelineOutco
     leave(ctx, recording, PipelineStage::Embed).await?;
 
     enter(ctx, recording, PipelineStage::Publish).await?;
-    let publish = Publish {
-        recording: *recording,
-        document_id: document.document_id,
-    };
-    ctx.execute_activity(BookkeepingActivities::publish, publish, db_activity())
-        .await?;
+    if let Some(document) = &document {
+        let publish = Publish {
+            recording: *recording,
+            document_id: document.document_id,
+        };
+        ctx.execute_activity(BookkeepingActivities::publish, publish, db_activity())
+            .await?;
+    }
     leave(ctx, recording, PipelineStage::Publish).await?;
     ctx.state_mut(|s| s.progress.percent = 100);
 
     Ok(PipelineOutcome {
         stored_bytes: verified.stored_bytes,
         transcript_segments: segments,
-        document_id: document.document_id,
+        document_id: document.map(|d| d.document_id),
         passages: embedded.passages,
     })
+}
+
+/// Runs from here on write the document's failure down and go on to embed the transcript,
+/// so a recording whose document could not be written is still searchable; runs from before
+/// it failed the pipeline at `generate`.
+const DOCUMENT_FAILURE_KEEPS_GOING: &str = "document-failure-keeps-going";
+
+async fn generate(ctx: &mut Ctx, recording: &RecordingRef) -> Result<DocumentRef, StageFailure> {
+    Ok(
+        document::generate(ctx, recording, None, DEFAULT_FAN_OUT, |s, done, total| {
+            s.progress.chunks_done = done;
+            s.progress.chunks_total = total;
+            s.progress.percent = PipelineStage::Generate.percent_within(done, total);
+        })
+        .await?,
+    )
+}
+
+/// The document, or `None` once its failure is recorded (`document.generation_failed`).
+async fn generate_or_record(
+    ctx: &mut Ctx,
+    recording: &RecordingRef,
+) -> Result<Option<DocumentRef>, StageFailure> {
+    let failure = match generate(ctx, recording).await {
+        Ok(document) => return Ok(Some(document)),
+        Err(failure) if failure.cancelled => return Err(failure),
+        Err(failure) => failure,
+    };
+    let record = GenerationFailure {
+        recording: *recording,
+        generation: None,
+        kind: failure.kind,
+        reason: failure.message,
+    };
+    ctx.execute_activity(DocumentActivities::record_failure, record, db_activity())
+        .await?;
+    Ok(None)
 }
 
 async fn transition(
@@ -211,34 +247,6 @@ async fn leave(
     stage: PipelineStage,
 ) -> Result<(), StageFailure> {
     Ok(transition(ctx, recording, stage, StageStatus::Completed, None).await?)
-}
-
-/// Why a stage failed: a stable type for operators, a message for the recording's owners.
-struct StageFailure {
-    kind: FailureKind,
-    message: String,
-    cancelled: bool,
-}
-
-impl From<ActivityExecutionError> for StageFailure {
-    fn from(e: ActivityExecutionError) -> Self {
-        let kind = match e.cause() {
-            Some(IncomingError::Application(app)) => {
-                app.type_name().and_then(FailureKind::from_name)
-            }
-            _ => None,
-        };
-        let message = e
-            .failure()
-            .and_then(|f| f.cause.as_ref())
-            .map(|cause| cause.message.clone())
-            .unwrap_or_else(|| e.to_string());
-        Self {
-            kind: kind.unwrap_or(FailureKind::ActivityFailed),
-            message,
-            cancelled: matches!(e, ActivityExecutionError::Cancelled(_)),
-        }
-    }
 }
 
 /// Submits the job, then waits for its callback, polling on a durable timer in case it never
@@ -350,9 +358,5 @@ async fn fail(
     {
         return e.into();
     }
-    ApplicationFailure::builder(format!("{stage}: {}", failure.message))
-        .type_name(failure.kind.as_str().to_owned())
-        .non_retryable(true)
-        .build()
-        .into()
+    failure.into_termination(stage.as_str())
 }

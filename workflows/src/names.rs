@@ -22,6 +22,11 @@ pub fn pipeline_workflow_id(recording_id: impl Display) -> String {
     format!("recording-{recording_id}")
 }
 
+/// A regeneration of a recording's document (`document_generations.id`).
+pub fn regeneration_workflow_id(generation_id: impl Display) -> String {
+    format!("document-regeneration-{generation_id}")
+}
+
 /// The stale-upload timer of a recording.
 pub fn upload_expiry_workflow_id(recording_id: impl Display) -> String {
     format!("upload-expiry-{recording_id}")
@@ -45,5 +50,9 @@ mod tests {
         assert_eq!(super::pipeline_workflow_id("r1"), "recording-r1");
         assert_eq!(super::upload_expiry_workflow_id("r1"), "upload-expiry-r1");
         assert_eq!(super::ping_workflow_id("p1"), "ping-p1");
+        assert_eq!(
+            super::regeneration_workflow_id("g1"),
+            "document-regeneration-g1"
+        );
     }
 }

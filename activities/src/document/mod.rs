@@ -7,7 +7,7 @@
 //! - [`stage`]: the steps as plain functions; the activities below only wrap them.
 //!
 //! Idempotency: summaries by (recording, level, idx) and reused while their input is
-//! unchanged; the document by (recording, version 1).
+//! unchanged; the document by (recording, version 1), a regenerated version by its run.
 
 pub mod chunking;
 mod error;
@@ -23,8 +23,8 @@ use crate::heartbeat::while_heartbeating;
 use mediadocs_providers::llm::ChatClient;
 use mediadocs_workflows::{
     document::{
-        ChunkRef, ChunkSummary, DocumentPlan, DocumentRef, PlanDef, ReduceDef, ReduceRef,
-        SummarizeChunkDef, WriteDef, WriteRef,
+        ChunkRef, ChunkSummary, DocumentPlan, DocumentRef, GenerationFailure, PlanDef,
+        RecordFailureDef, ReduceDef, ReduceRef, SummarizeChunkDef, WriteDef, WriteRef,
     },
     recording::RecordingRef,
 };
@@ -103,5 +103,17 @@ impl Documents {
                 .map_err(DocumentError::into_activity_error)
         })
         .await
+    }
+
+    #[activity(definition = RecordFailureDef)]
+    #[tracing::instrument(skip_all, fields(recording_id = %f.recording.recording_id))]
+    pub async fn record_failure(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        f: GenerationFailure,
+    ) -> Result<(), ActivityError> {
+        stage::record_failure(&self, &f)
+            .await
+            .map_err(DocumentError::into_activity_error)
     }
 }

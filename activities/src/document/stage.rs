@@ -2,9 +2,14 @@
 //! drive them without Temporal; the activities in `mod.rs` only wrap them.
 
 use mediadocs_providers::llm::{ChatRequest, Completion};
-use mediadocs_store::tenancy;
+use mediadocs_store::{
+    documents::{self, DocumentWriteError, NewVersion, TemplateUsed, VersionSource},
+    generations, tenancy, usage,
+};
 use mediadocs_workflows::{
-    document::{ChunkRef, ChunkSummary, DocumentPlan, DocumentRef, ReduceRef, WriteRef},
+    document::{
+        ChunkRef, ChunkSummary, DocumentPlan, DocumentRef, GenerationFailure, ReduceRef, WriteRef,
+    },
     recording::RecordingRef,
 };
 use uuid::Uuid;
@@ -13,7 +18,7 @@ use super::{
     DocumentError, Documents,
     chunking::count_tokens,
     prompts::{self, SummaryInput},
-    store::{self, NewDocument, Summary},
+    store::{self, Summary},
     validate::{self, Requirements},
 };
 
@@ -192,6 +197,8 @@ async fn summarise(
     };
     let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
     store::upsert_summary(&mut tx, org, rec, &summary).await?;
+    let tokens = u64::from(answer.usage.prompt_tokens) + u64::from(answer.usage.completion_tokens);
+    usage::record(&mut tx, org, tokens).await?;
     if let Some(total) = map_total {
         crate::events::map_progress(&mut tx, org, rec, total).await?;
     }
@@ -206,27 +213,45 @@ pub async fn write(docs: &Documents, w: &WriteRef) -> Result<DocumentRef, Docume
     let (level, count) = (int(w.level)?, int(w.count)?);
     let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
     store::require_recording(&mut tx, rec).await?;
-    if let Some((id, title)) = store::first_version(&mut tx, rec).await? {
-        return Ok(DocumentRef {
-            document_id: id,
-            version: 1,
-            title,
-        });
-    }
+    let generation = match w.generation {
+        None => {
+            if let Some((id, title)) = store::first_version(&mut tx, rec).await? {
+                return Ok(DocumentRef {
+                    document_id: id,
+                    version: 1,
+                    title,
+                });
+            }
+            None
+        }
+        Some(id) => {
+            let g = generations::get(&mut tx, id)
+                .await?
+                .filter(|g| g.recording_id == rec)
+                .ok_or_else(|| DocumentError::InvalidInput(format!("no generation {id}")))?;
+            if let Some(version) = g.version {
+                return Ok(written(documents::version(&mut tx, rec, version).await?));
+            }
+            Some(g)
+        }
+    };
     let duration_ms = store::transcript(&mut tx, rec).await?.duration_ms;
     let inputs = complete_range(&mut tx, rec, level, 0, count.max(1)).await?;
-    let template = store::template(&mut tx, org).await?;
+    let explicit = generation.as_ref().and_then(|g| g.template_id);
+    let template = store::template(&mut tx, org, rec, explicit).await?;
     tx.commit().await?;
 
+    let instructions = generation.as_ref().map_or("", |g| g.instructions.as_str());
     let request = prompts::write_document(
         &inputs,
-        template.as_ref(),
+        Some(&template),
+        instructions,
         duration_ms,
         docs.settings.document_max_tokens,
     );
     let answer = docs.llm.complete(&request).await?;
     let markdown = validate::sanitize(&validate::unwrap_answer(&answer.text));
-    let sections = prompts::template_sections(template.as_ref());
+    let sections = prompts::template_sections(Some(&template));
     let title = validate::validate(
         &markdown,
         &Requirements {
@@ -240,22 +265,69 @@ pub async fn write(docs: &Documents, w: &WriteRef) -> Result<DocumentRef, Docume
 
     let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
     let (map_prompt, map_completion) = store::summary_usage(&mut tx, rec).await?;
-    let document = NewDocument {
+    let (prompt, completion) = (answer.usage.prompt_tokens, answer.usage.completion_tokens);
+    usage::record(&mut tx, org, u64::from(prompt) + u64::from(completion)).await?;
+    let version = NewVersion {
         title: &title,
         markdown: &markdown,
-        model: &answer.model,
-        prompt_tokens: map_prompt + i64::from(answer.usage.prompt_tokens),
-        completion_tokens: map_completion + i64::from(answer.usage.completion_tokens),
+        source: match generation {
+            None => VersionSource::Generated,
+            Some(_) => VersionSource::Regenerated,
+        },
+        author: generation.as_ref().and_then(|g| g.requested_by),
+        model: Some(&answer.model),
+        prompt_tokens: map_prompt + i64::from(prompt),
+        completion_tokens: map_completion + i64::from(completion),
+        template: Some(TemplateUsed {
+            id: Some(template.id),
+            name: &template.name,
+        }),
+        generation: generation.as_ref().map(|g| g.id),
+        restored_from: None,
     };
-    store::insert_first_version(&mut tx, org, rec, &document).await?;
-    let (id, title) = store::first_version(&mut tx, rec)
-        .await?
-        .ok_or_else(|| DocumentError::RecordingGone(rec.to_string()))?;
+    let stored = match &generation {
+        None => documents::write_first(&mut tx, org, rec, &version).await?,
+        Some(g) => {
+            let (document, _) = documents::lock_for_recording(&mut tx, org, rec).await?;
+            let stored = documents::append(&mut tx, org, document, None, &version)
+                .await
+                .map_err(|e| match e {
+                    DocumentWriteError::Database(e) => DocumentError::Database(e),
+                    other => DocumentError::InvalidInput(other.to_string()),
+                })?;
+            generations::succeeded(&mut tx, g.id, stored.version).await?;
+            stored
+        }
+    };
     tx.commit().await?;
-    tracing::info!(recording_id = %rec, document_id = %id, "document written");
-    Ok(DocumentRef {
-        document_id: id,
-        version: 1,
-        title,
-    })
+    tracing::info!(recording_id = %rec, document_id = %stored.document_id, version = stored.version, "document written");
+    Ok(written(stored))
+}
+
+fn written(w: documents::Written) -> DocumentRef {
+    DocumentRef {
+        document_id: w.document_id,
+        version: w.version,
+        title: w.title,
+    }
+}
+
+/// See `DocumentActivities::record_failure`.
+pub async fn record_failure(docs: &Documents, f: &GenerationFailure) -> Result<(), DocumentError> {
+    let (org, rec) = (f.recording.org_id, f.recording.recording_id);
+    let mut tx = tenancy::begin(&docs.pool, Some(org), None).await?;
+    if store::require_recording(&mut tx, rec).await.is_err() {
+        // Deleted meanwhile: there is no document left to mark.
+        return Ok(());
+    }
+    let first_report = match f.generation {
+        Some(id) => generations::failed(&mut tx, id, &f.reason).await?,
+        None => store::first_version(&mut tx, rec).await?.is_none(),
+    };
+    if first_report {
+        documents::generation_failed(&mut tx, org, rec, &f.reason).await?;
+    }
+    tx.commit().await?;
+    tracing::warn!(recording_id = %rec, kind = %f.kind, reason = %f.reason, "document generation failed");
+    Ok(())
 }

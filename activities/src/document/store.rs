@@ -34,8 +34,10 @@ pub(super) async fn transcript(
     recording: Uuid,
 ) -> Result<StoredTranscript, DocumentError> {
     let rows: Vec<(i64, i64, String, Option<String>)> = sqlx::query_as(
-        "SELECT start_ms, end_ms, text, speaker FROM transcript_segments
-         WHERE recording_id = $1 ORDER BY idx",
+        // Speakers as people named them (`transcripts.speaker_names`), else their labels.
+        "SELECT s.start_ms, s.end_ms, s.text, COALESCE(t.speaker_names ->> s.speaker, s.speaker)
+         FROM transcript_segments s JOIN transcripts t ON t.recording_id = s.recording_id
+         WHERE s.recording_id = $1 ORDER BY s.idx",
     )
     .bind(recording)
     .fetch_all(&mut **tx)
@@ -131,16 +133,35 @@ pub(super) async fn planned_chunk(
     }))
 }
 
-pub(super) async fn template(tx: &mut Tx, org: Uuid) -> sqlx::Result<Option<Template>> {
-    let row: Option<(String, Vec<String>)> =
-        sqlx::query_as("SELECT instructions, sections FROM document_templates WHERE org_id = $1")
-            .bind(org)
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(row.map(|(instructions, sections)| Template {
+/// The template to write with: the run's own, else the recording's, else the org's
+/// default, else the built-in meeting notes. A deleted template falls through (its
+/// references are set NULL).
+pub(super) async fn template(
+    tx: &mut Tx,
+    org: Uuid,
+    recording: Uuid,
+    explicit: Option<Uuid>,
+) -> sqlx::Result<Template> {
+    let (id, name, instructions, sections): (Uuid, String, String, Vec<String>) = sqlx::query_as(
+        "SELECT id, name, instructions, sections FROM templates
+         WHERE id = COALESCE(
+             (SELECT id FROM templates WHERE id = $1),
+             (SELECT template_id FROM recordings WHERE id = $2),
+             (SELECT id FROM templates WHERE org_id = $3 AND is_default),
+             $4)",
+    )
+    .bind(explicit)
+    .bind(recording)
+    .bind(org)
+    .bind(mediadocs_store::templates::MEETING_NOTES)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Template {
+        id,
+        name,
         instructions,
         sections,
-    }))
+    })
 }
 
 /// A summary row (`document_summaries`).
@@ -261,42 +282,12 @@ pub(super) async fn first_version(
     tx: &mut Tx,
     recording: Uuid,
 ) -> sqlx::Result<Option<(Uuid, String)>> {
-    sqlx::query_as("SELECT id, title FROM documents WHERE recording_id = $1 AND version = 1")
-        .bind(recording)
-        .fetch_optional(&mut **tx)
-        .await
-}
-
-pub(super) struct NewDocument<'a> {
-    pub title: &'a str,
-    pub markdown: &'a str,
-    pub model: &'a str,
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-}
-
-/// Stores version 1 as a draft, unless a concurrent attempt stored it first.
-pub(super) async fn insert_first_version(
-    tx: &mut Tx,
-    org: Uuid,
-    recording: Uuid,
-    d: &NewDocument<'_>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO documents (id, org_id, recording_id, version, title, markdown, model,
-             prompt_tokens, completion_tokens)
-         VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8)
-         ON CONFLICT (recording_id, version) DO NOTHING",
+    sqlx::query_as(
+        "SELECT d.id, v.title FROM documents d
+         JOIN document_versions v ON v.document_id = d.id AND v.version = 1
+         WHERE d.recording_id = $1",
     )
-    .bind(Uuid::now_v7())
-    .bind(org)
     .bind(recording)
-    .bind(d.title)
-    .bind(d.markdown)
-    .bind(d.model)
-    .bind(d.prompt_tokens)
-    .bind(d.completion_tokens)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .fetch_optional(&mut **tx)
+    .await
 }

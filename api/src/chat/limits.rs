@@ -53,35 +53,12 @@ pub async fn check_budget(
     org: Uuid,
     budget: u64,
 ) -> Result<(), ApiError> {
-    let used: Option<i64> = sqlx::query_scalar(
-        "SELECT tokens FROM llm_usage_daily WHERE org_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date",
-    )
-    .bind(org)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if used.unwrap_or(0).max(0) as u64 >= budget {
+    let used = mediadocs_store::usage::used_today(tx, org).await?;
+    if used >= budget {
         return Err(ApiError::TooManyRequests {
             retry_after_secs: secs_to_midnight(Utc::now()),
         });
     }
-    Ok(())
-}
-
-/// Adds `tokens` to the org's count for today.
-pub async fn record_usage(
-    tx: &mut Transaction<'static, Postgres>,
-    org: Uuid,
-    tokens: u64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO llm_usage_daily (org_id, day, tokens)
-         VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2)
-         ON CONFLICT (org_id, day) DO UPDATE SET tokens = llm_usage_daily.tokens + EXCLUDED.tokens",
-    )
-    .bind(org)
-    .bind(i64::try_from(tokens).unwrap_or(i64::MAX))
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }
 

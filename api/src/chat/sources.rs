@@ -1,7 +1,7 @@
 //! Retrieval for chat and search: the question embedded, the org's passages searched
 //! (hybrid, see `mediadocs-retrieval`), and the hits numbered as citable sources.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use mediadocs_retrieval::{Merged, Mode, Scope};
 use serde::{Deserialize, Serialize};
@@ -66,25 +66,61 @@ pub async fn retrieve(
     let merged =
         mediadocs_retrieval::search(tx, scope, question, vector, top_k, Mode::Hybrid).await?;
     let ids: Vec<Uuid> = merged.iter().map(|m| m.recording_id).collect();
-    let titles: HashMap<Uuid, String> =
-        sqlx::query_as::<_, (Uuid, String)>("SELECT id, title FROM recordings WHERE id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .collect();
+    let recordings: HashMap<Uuid, (String, BTreeMap<String, String>)> = sqlx::query_as::<
+        _,
+        (
+            Uuid,
+            String,
+            Option<sqlx::types::Json<BTreeMap<String, String>>>,
+        ),
+    >(
+        "SELECT r.id, r.title, t.speaker_names FROM recordings r
+         LEFT JOIN transcripts t ON t.recording_id = r.id WHERE r.id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(|(id, title, names)| (id, (title, names.map(|n| n.0).unwrap_or_default())))
+    .collect();
     Ok(merged
         .into_iter()
         .enumerate()
-        .map(|(i, m)| source(i + 1, m, &titles, question))
+        .map(|(i, mut m)| {
+            if let Some((_, names)) = recordings.get(&m.recording_id) {
+                m.text = with_speaker_names(&m.text, names);
+            }
+            let title = recordings.get(&m.recording_id).map(|(t, _)| t.as_str());
+            source(i + 1, m, title.unwrap_or_default(), question)
+        })
         .collect())
 }
 
-fn source(n: usize, m: Merged, titles: &HashMap<Uuid, String>, question: &str) -> Source {
+/// Passages were embedded with the provider's labels (`A: …` per line); a name given
+/// since replaces the label where the line starts with it.
+fn with_speaker_names(text: &str, names: &BTreeMap<String, String>) -> String {
+    if names.is_empty() {
+        return text.to_owned();
+    }
+    text.lines()
+        .map(|line| {
+            match line
+                .split_once(": ")
+                .and_then(|(label, rest)| names.get(label).map(|name| (name, rest)))
+            {
+                Some((name, rest)) => format!("{name}: {rest}"),
+                None => line.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn source(n: usize, m: Merged, title: &str, question: &str) -> Source {
     Source {
         n,
         recording_id: m.recording_id,
-        recording_title: titles.get(&m.recording_id).cloned().unwrap_or_default(),
+        recording_title: title.to_owned(),
         passage_id: m.passage_id,
         passage_ids: m.passage_ids,
         start_ms: m.start_ms,

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{citations, limits, prompt, sources::Source, store};
+use super::{citations, prompt, sources::Source, store};
 use crate::error::Problem;
 
 /// What an answer says, in order: `Sources`, `Delta`s, then `Done` or `Error`.
@@ -233,7 +233,7 @@ async fn save(turn: &Turn, answer: &store::Answer<'_>, tokens: u32) -> anyhow::R
     let mut db = mediadocs_store::tenancy::begin(&turn.pool, Some(turn.org), None).await?;
     store::insert_answer(&mut db, answer).await?;
     if tokens > 0 {
-        limits::record_usage(&mut db, turn.org, u64::from(tokens)).await?;
+        mediadocs_store::usage::record(&mut db, turn.org, u64::from(tokens)).await?;
     }
     db.commit().await?;
     Ok(())

@@ -31,6 +31,9 @@ pub struct CreateRecording {
     pub crc32c: Option<String>,
     /// `SHA256` or `CRC32C`: every part must then carry that checksum, which S3 verifies.
     pub part_checksum: Option<String>,
+    /// The template to write the document with: one of the org's or a built-in. Default:
+    /// the org's default template, else the built-in meeting notes.
+    pub template_id: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -124,6 +127,7 @@ fn validate(state: &AppState, req: &CreateRecording) -> Result<Valid, ApiError> 
     request_body = CreateRecording,
     responses(
         (status = 201, body = CreatedRecording),
+        (status = 404, description = "`template_id` names no template the org can use", body = crate::error::Problem),
         (status = 415, description = "Content type not allowed; the detail lists the allowed ones",
             body = crate::error::Problem),
         (status = 422, body = crate::error::Problem),
@@ -143,6 +147,14 @@ pub async fn create(
     let key = mediadocs_workflows::names::source_key(&org, id.to_string(), valid.ext);
 
     let mut tx = principal.begin(&state).await?;
+    if let Some(template) = req.template_id {
+        // Row-level security shows the org's own templates and the built-ins only.
+        sqlx::query_scalar::<_, Uuid>("SELECT id FROM templates WHERE id = $1")
+            .bind(template)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+    }
     // Serialises creations per org, so the in-progress limit holds under concurrency.
     sqlx::query("SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE")
         .bind(principal.org_id)
@@ -250,8 +262,9 @@ async fn insert_and_schedule(
         .map_err(anyhow::Error::from)?;
     sqlx::query(
         "INSERT INTO recordings (id, org_id, title, filename, content_type, size_bytes, status, s3_key,
-            upload_id, part_size, part_count, sha256, crc32c, part_checksum, created_by, upload_expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'uploading', $7, $8, $9, $10, $11, $12, $13, $14, now() + $15)",
+            upload_id, part_size, part_count, sha256, crc32c, part_checksum, created_by, upload_expires_at,
+            created_by_api_key, template_id)
+         VALUES ($1, $2, $3, $4, $5, $6, 'uploading', $7, $8, $9, $10, $11, $12, $13, $14, now() + $15, $16, $17)",
     )
     .bind(id)
     .bind(principal.org_id)
@@ -268,6 +281,11 @@ async fn insert_and_schedule(
     .bind(&req.part_checksum)
     .bind(principal.user_id())
     .bind(ttl)
+    .bind(match principal.actor {
+        crate::auth::Actor::ApiKey { id } => Some(id),
+        crate::auth::Actor::User { .. } => None,
+    })
+    .bind(req.template_id)
     .execute(&mut **tx)
     .await?;
     crate::orchestration::start_upload_expiry(state, principal.org_id, id).await?;

@@ -10,13 +10,13 @@ use temporalio_client::{WorkflowCancelOptions, errors::WorkflowInteractionError}
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{COLUMNS, Recording, Row, lock, lock_for_change};
+use super::{COLUMNS, Recording, Row, lock, lock_for_change, summaries};
 use crate::{
     AppState,
     auth::{Principal, Role, validate},
     error::{ApiError, FieldError},
     extract::{ApiPath, ApiQuery, AppJson},
-    pagination::{Page, PageQuery, PageRequest, page},
+    pagination::{Cursor, Page, PageQuery, PageRequest, page_by},
 };
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -26,9 +26,56 @@ pub struct ListQuery {
     pub limit: Option<i64>,
     /// Only recordings in this status.
     pub status: Option<String>,
+    /// Words to find in the title or the document's title.
+    pub q: Option<String>,
+    /// Only recordings this user created.
+    pub created_by: Option<Uuid>,
+    /// `-created_at` (newest first, the default), `created_at` or `title`.
+    pub sort: Option<String>,
 }
 
-/// The org's recordings, oldest first.
+/// How a listing is ordered; each order has its own cursor key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sort {
+    Newest,
+    Oldest,
+    Title,
+}
+
+impl Sort {
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        match raw.unwrap_or("-created_at") {
+            "-created_at" => Ok(Self::Newest),
+            "created_at" => Ok(Self::Oldest),
+            "title" => Ok(Self::Title),
+            _ => Err(ApiError::Validation(vec![FieldError::new(
+                "sort",
+                "must be one of -created_at, created_at, title",
+            )])),
+        }
+    }
+
+    /// The ORDER BY and the cursor condition, over (created_at, id) or (lower(title), id).
+    fn sql(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Newest => (
+                "r.created_at DESC, r.id DESC",
+                "($2::timestamptz IS NULL OR (r.created_at, r.id) < ($2, $3))",
+            ),
+            Self::Oldest => (
+                "r.created_at, r.id",
+                "($2::timestamptz IS NULL OR (r.created_at, r.id) > ($2, $3))",
+            ),
+            Self::Title => (
+                "lower(r.title), r.id",
+                "($8::text IS NULL OR (lower(r.title), r.id) > ($8, $3))",
+            ),
+        }
+    }
+}
+
+/// The org's recordings, newest first unless `sort` says otherwise, with the summaries of
+/// their documents and transcripts.
 #[utoipa::path(get, path = "/api/recordings", tag = "recordings", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Page<Recording>), (status = 422, body = crate::error::Problem)))]
 pub async fn list(
@@ -47,28 +94,70 @@ pub async fn list(
             )]));
         }
     };
+    let sort = Sort::parse(query.sort.as_deref())?;
+    let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    if q.is_some_and(|q| q.chars().count() > 200) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "q",
+            "must be at most 200 characters",
+        )]));
+    }
     let request = PageRequest::try_from(PageQuery {
         cursor: query.cursor,
         limit: query.limit,
     })?;
     let (after_t, after_id) = request.after_keys();
+    let (order, after) = sort.sql();
     let mut tx = principal.begin(&state).await?;
+    // `q` matches words of the recording's title or its current document's title, as
+    // substrings (case-insensitive), so a half-typed word finds what it starts.
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM recordings
-         WHERE org_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
-           AND ($4::text IS NULL OR status = $4)
-         ORDER BY created_at, id LIMIT $5"
+        "SELECT {cols} FROM recordings r
+         LEFT JOIN documents d ON d.recording_id = r.id
+         LEFT JOIN document_versions v ON v.document_id = d.id AND v.version = d.current_version
+         WHERE r.org_id = $1 AND {after}
+           AND ($4::text IS NULL OR r.status = $4)
+           AND ($6::text IS NULL OR r.title ILIKE $6 OR v.title ILIKE $6)
+           AND ($7::uuid IS NULL OR r.created_by = $7)
+         ORDER BY {order} LIMIT $5",
+        cols = COLUMNS
+            .split(", ")
+            .map(|c| format!("r.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", "),
     )))
     .bind(principal.org_id)
     .bind(after_t)
     .bind(after_id)
     .bind(status)
     .bind(request.fetch())
+    .bind(q.map(|q| format!("%{}%", escape_like(q))))
+    .bind(query.created_by)
+    .bind(request.after_text())
     .fetch_all(&mut *tx)
     .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut made = summaries::load(&mut tx, &ids).await?;
     tx.commit().await?;
-    let items: Vec<Recording> = rows.into_iter().map(Recording::from).collect();
-    Ok(Json(page(items, &request, |r| (r.created_at, r.id))))
+    let items: Vec<Recording> = rows
+        .into_iter()
+        .map(|r| {
+            let m = made.remove(&r.id).unwrap_or_default();
+            Recording::with(r, m)
+        })
+        .collect();
+    Ok(Json(page_by(items, &request, |r| Cursor {
+        t: r.created_at,
+        id: r.id,
+        s: (sort == Sort::Title).then(|| r.title.to_lowercase()),
+    })))
+}
+
+/// `q` as a LIKE pattern's literal part.
+fn escape_like(q: &str) -> String {
+    q.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// One recording: status, media info, timestamps and links.
@@ -88,8 +177,9 @@ pub async fn get(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(ApiError::NotFound)?;
+    let recording = Recording::load(&mut tx, row).await?;
     tx.commit().await?;
-    Ok(Json(row.into()))
+    Ok(Json(recording))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -101,8 +191,8 @@ pub struct Rename {
 /// Renames a recording.
 #[utoipa::path(patch, path = "/api/recordings/{id}", tag = "recordings", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = Rename,
-    responses((status = 200, body = Recording), (status = 404, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)))]
+    responses((status = 200, body = Recording), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn rename(
     State(state): State<AppState>,
     principal: Principal,
@@ -116,12 +206,12 @@ pub async fn rename(
         errors.push(FieldError::new("title", "must not be empty"));
     }
     validate::finish(errors)?;
-    let mut tx = principal.begin(&state).await?;
-    lock(&mut tx, id).await?;
+    let (mut tx, _) = lock_for_change(&state, &principal, id).await?;
     recordings::rename(&mut tx, id, &title).await?;
     let row = lock(&mut tx, id).await?;
+    let recording = Recording::load(&mut tx, row).await?;
     tx.commit().await?;
-    Ok(Json(row.into()))
+    Ok(Json(recording))
 }
 
 /// Deletes a recording for good: cancels its workflows, deletes its S3 objects and its row.

@@ -3,8 +3,10 @@
 pub mod create;
 pub mod manage;
 pub mod media;
+pub mod playback;
 pub mod presign;
 pub mod retry;
+pub mod summaries;
 pub mod upload;
 
 use chrono::{DateTime, Utc};
@@ -17,7 +19,7 @@ use uuid::Uuid;
 
 use crate::{
     AppState,
-    auth::{Principal, Role},
+    auth::{Actor, Principal, Role},
     error::ApiError,
 };
 
@@ -30,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(upload::complete))
         .routes(routes!(upload::abort))
         .routes(routes!(retry::retry))
+        .routes(routes!(playback::media))
 }
 
 /// A recording as stored.
@@ -53,6 +56,9 @@ pub struct Row {
     pub part_checksum: Option<String>,
     pub media_info: Option<serde_json::Value>,
     pub workflow_id: Option<String>,
+    pub created_by: Option<Uuid>,
+    pub created_by_api_key: Option<Uuid>,
+    pub template_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub upload_expires_at: DateTime<Utc>,
@@ -61,7 +67,7 @@ pub struct Row {
 
 const COLUMNS: &str = "id, org_id, title, filename, content_type, size_bytes, status, status_reason, failed_stage, \
     s3_key, upload_id, part_size, part_count, sha256, crc32c, part_checksum, media_info, workflow_id, \
-    created_at, updated_at, upload_expires_at, uploaded_at";
+    created_by, created_by_api_key, template_id, created_at, updated_at, upload_expires_at, uploaded_at";
 
 /// Loads and locks a recording of the transaction's org; another org's is simply not found.
 pub async fn lock(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Row, ApiError> {
@@ -74,8 +80,8 @@ pub async fn lock(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<R
     .ok_or(ApiError::NotFound)
 }
 
-/// The recording, locked in a transaction of the caller's org, for a change only members
-/// may make.
+/// The recording, locked in a transaction of the caller's org, for a change only its
+/// creator or an org admin may make: another org's is 404, another member's 403.
 pub async fn lock_for_change(
     state: &AppState,
     principal: &Principal,
@@ -84,7 +90,25 @@ pub async fn lock_for_change(
     principal.require(Role::Member)?;
     let mut tx = principal.begin(state).await?;
     let row = lock(&mut tx, id).await?;
+    require_creator_or_admin(principal, &row)?;
     Ok((tx, row))
+}
+
+/// The rule for changing a recording and what was made from it (its document, its
+/// transcript's speaker names): its creator (the user, or the API key that created it) or
+/// an admin.
+pub fn require_creator_or_admin(principal: &Principal, row: &Row) -> Result<(), ApiError> {
+    let creator = match principal.actor {
+        Actor::User { id, .. } => row.created_by == Some(id),
+        Actor::ApiKey { id } => row.created_by_api_key == Some(id),
+    };
+    if creator || principal.role >= Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "only the recording's creator or an org admin may change it".into(),
+        ))
+    }
 }
 
 /// Moves the locked recording to `to` (see `mediadocs_store::recordings`), commits, and
@@ -106,6 +130,8 @@ pub struct Links {
     pub transcript: Option<String>,
     /// Present once the document exists.
     pub document: Option<String>,
+    /// Present once the upload is stored: a presigned URL to play the source.
+    pub media: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -132,11 +158,36 @@ pub struct Recording {
     pub updated_at: DateTime<Utc>,
     pub upload_expires_at: DateTime<Utc>,
     pub uploaded_at: Option<DateTime<Utc>>,
+    /// The user who created it; `null` for an API key or a removed user.
+    pub created_by: Option<Uuid>,
+    /// The template its document is written with; `null`: the org default.
+    pub template_id: Option<Uuid>,
     pub links: Links,
+    /// Present once the document exists.
+    pub document: Option<summaries::DocumentSummary>,
+    /// Present once the transcript exists.
+    pub transcript: Option<summaries::TranscriptSummary>,
 }
 
-impl From<Row> for Recording {
-    fn from(r: Row) -> Self {
+impl Recording {
+    /// The recording with the summaries of what was made from it (see [`summaries::load`]).
+    pub fn with(r: Row, made: summaries::Made) -> Self {
+        let stored = r.uploaded_at.is_some()
+            && !matches!(
+                r.status,
+                RecordingStatus::Rejected | RecordingStatus::Aborted | RecordingStatus::Expired
+            );
+        let links = Links {
+            transcript: made
+                .transcript
+                .as_ref()
+                .map(|_| format!("/api/recordings/{}/transcript", r.id)),
+            document: made
+                .document
+                .as_ref()
+                .map(|d| format!("/api/documents/{}", d.id)),
+            media: stored.then(|| format!("/api/recordings/{}/media", r.id)),
+        };
         Self {
             id: r.id,
             title: r.title,
@@ -157,10 +208,25 @@ impl From<Row> for Recording {
             updated_at: r.updated_at,
             upload_expires_at: r.upload_expires_at,
             uploaded_at: r.uploaded_at,
-            links: Links {
-                transcript: None,
-                document: None,
-            },
+            created_by: r.created_by,
+            template_id: r.template_id,
+            links,
+            document: made.document,
+            transcript: made.transcript,
         }
+    }
+
+    /// The recording with what was made from it, read in `tx`.
+    pub async fn load(tx: &mut Transaction<'static, Postgres>, r: Row) -> Result<Self, ApiError> {
+        let mut made = summaries::load(tx, &[r.id]).await?;
+        let m = made.remove(&r.id).unwrap_or_default();
+        Ok(Self::with(r, m))
+    }
+}
+
+/// Before anything is made from it (creation, upload): no summaries to read.
+impl From<Row> for Recording {
+    fn from(r: Row) -> Self {
+        Self::with(r, summaries::Made::default())
     }
 }

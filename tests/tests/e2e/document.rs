@@ -136,6 +136,7 @@ async fn generate(
         recording: *recording,
         level,
         count: tokens.len() as u32,
+        generation: None,
     };
     Ok((document::write(docs, &write).await?, level))
 }
@@ -154,7 +155,7 @@ async fn count(f: &Fixture, table: &str) -> i64 {
 
 async fn stored_markdown(f: &Fixture) -> (String, String, i64, i64) {
     sqlx::query_as(
-        "SELECT markdown, model, prompt_tokens, completion_tokens FROM documents
+        "SELECT markdown, model, prompt_tokens, completion_tokens FROM document_versions
          WHERE recording_id = $1::uuid AND version = 1",
     )
     .bind(f.recording.recording_id)
@@ -307,6 +308,7 @@ async fn an_empty_or_invalid_answer_is_a_retryable_llm_output_invalid() {
         recording: f.recording,
         level: 0,
         count: plan.chunks,
+        generation: None,
     };
     f.sim.set(|k| k.reply_words = Some(6));
     let invalid = document::write(&f.docs, &write).await.unwrap_err();
@@ -388,8 +390,9 @@ async fn an_injection_stays_fenced_and_no_outside_image_is_stored() {
 async fn an_org_template_adds_its_sections() {
     let f = fixture(&segments(6)).await;
     sqlx::query(
-        "INSERT INTO document_templates (org_id, instructions, sections)
-         VALUES ($1::uuid, 'Write for the support team.', ARRAY['Risks', 'Decisions'])",
+        "INSERT INTO templates (id, org_id, name, instructions, sections, is_default)
+         VALUES (gen_random_uuid(), $1::uuid, 'Support', 'Write for the support team.',
+                 ARRAY['Risks', 'Decisions'], true)",
     )
     .bind(f.recording.org_id)
     .execute(&f.ctx.owner_pool)
@@ -453,6 +456,7 @@ async fn the_workflow_maps_with_bounded_fan_out_then_reduces_and_writes() {
     let input = GenerateDocument {
         recording: f.recording,
         fan_out: 2,
+        generation: None,
     };
     let options = WorkflowStartOptions::new(
         f.ctx.task_queue.clone(),

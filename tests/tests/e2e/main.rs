@@ -15,6 +15,7 @@ mod operations;
 mod passages;
 mod pipeline;
 pub(crate) mod providers;
+mod reading;
 mod recordings;
 mod replay;
 mod roundtrip;

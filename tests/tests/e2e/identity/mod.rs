@@ -2,6 +2,6 @@
 
 mod accounts;
 mod jwt_attacks;
-mod members;
+pub(crate) mod members;
 mod sessions;
 mod tenancy;

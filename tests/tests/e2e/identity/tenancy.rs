@@ -45,6 +45,8 @@ struct OrgA {
     api_key: Uuid,
     recording: Uuid,
     conversation: Uuid,
+    document: Uuid,
+    template: Uuid,
 }
 
 impl OrgA {
@@ -55,10 +57,13 @@ impl OrgA {
             "/api/org/api-keys/{id}" => self.api_key,
             "/api/conversations/{id}" => self.conversation,
             p if p.starts_with("/api/recordings/{id}") => self.recording,
+            p if p.starts_with("/api/documents/{id}") => self.document,
+            "/api/templates/{id}" => self.template,
             _ => return None,
         };
         let param = &path[path.find('{')?..=path.find('}')?];
-        Some(path.replace(param, &id.to_string()))
+        // A version number is only meaningful under its document: version 1 exists.
+        Some(path.replace(param, &id.to_string()).replace("{n}", "1"))
     }
 }
 
@@ -73,6 +78,9 @@ fn valid_body(method: &str, path: &str) -> Option<Value> {
         ("post", "/api/recordings/{id}/upload/complete") => {
             Some(json!({"parts": [{"part_number": 1, "etag": "x"}]}))
         }
+        ("patch", "/api/recordings/{id}/transcript/speakers") => Some(json!({"A": "Mallory"})),
+        ("put", "/api/documents/{id}") => Some(json!({"markdown": "# Stolen"})),
+        ("patch", "/api/templates/{id}") => Some(json!({"name": "stolen"})),
         _ => None,
     }
 }
@@ -123,7 +131,25 @@ async fn every_id_route_answers_404_across_orgs_and_changes_nothing() {
         .json()
         .await
         .unwrap();
+    let recording_id: Uuid = recording["recording"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let document =
+        mediadocs_tests::fixtures::document(&ctx.owner_pool, a.org_id(), recording_id).await;
+    let template: Value = app
+        .authed(Method::POST, "/api/templates", a.token())
+        .json(&json!({"name": "A's template", "sections": ["Risks"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let fixtures = OrgA {
+        document,
+        template: template["id"].as_str().unwrap().parse().unwrap(),
         conversation: answer["conversation_id"]
             .as_str()
             .unwrap_or_else(|| panic!("a conversation: {answer}"))
@@ -178,6 +204,19 @@ async fn every_id_route_answers_404_across_orgs_and_changes_nothing() {
         before,
         "org A's rows are unchanged"
     );
+}
+
+/// Rows every org reads: the built-in templates (no org) and nothing else.
+async fn shared_rows(pool: &PgPool, table: &str) -> i64 {
+    if table != "templates" {
+        return 0;
+    }
+    let built_in: i64 = sqlx::query_scalar("SELECT count(*) FROM templates WHERE org_id IS NULL")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(built_in, 6, "the six built-in templates");
+    built_in
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -236,7 +275,11 @@ async fn row_level_security_holds_for_the_application_role() {
                 .fetch_one(&ctx.pool)
                 .await
                 .unwrap();
-        assert_eq!(unscoped, 0, "{table} with no org set");
+        assert_eq!(
+            unscoped,
+            shared_rows(&ctx.owner_pool, table).await,
+            "{table} with no org set"
+        );
 
         let column = if table == "orgs" { "id" } else { "org_id" };
         let mut tx = tenancy::begin(&ctx.pool, Some(a.org_id()), None)

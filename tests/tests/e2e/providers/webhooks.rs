@@ -202,7 +202,9 @@ async fn a_signed_callback_wakes_the_pipeline_which_stores_the_transcript() {
 
     // The published document and the searchable passages.
     let (status, markdown): (String, String) = sqlx::query_as(
-        "SELECT status, markdown FROM documents WHERE recording_id = $1 AND version = 1",
+        "SELECT d.status, v.markdown FROM documents d
+         JOIN document_versions v ON v.document_id = d.id AND v.version = 1
+         WHERE d.recording_id = $1",
     )
     .bind(Uuid::parse_str(&id).unwrap())
     .fetch_one(&s.ctx.owner_pool)
