@@ -58,7 +58,6 @@ pre code { background: none; padding: 0; }
 blockquote { margin: 1em 0; padding: 0 1em; color: #57606a; border-left: 0.25em solid #d0d7de; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #d0d7de; padding: 0.3em 0.7em; text-align: left; }
-img { max-width: 100%; }
 ";
 
 /// The parser options every export shares, so the HTML and the DOCX read a document alike.
@@ -137,10 +136,13 @@ fn split_text<'a>(text: CowStr<'a>, link_for_second: &impl Fn(u64) -> String) ->
 }
 
 /// ammonia's default allowlist (no scripts, styles, event handlers or `javascript:`
-/// URLs; links get `rel="noopener noreferrer"`), plus the class of our timestamp links.
+/// URLs; links get `rel="noopener noreferrer"`), plus the class of our timestamp links,
+/// less images: an exported document opened later must not fetch anything (a Markdown
+/// image is a tracking pixel as easily as a picture).
 static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut builder = ammonia::Builder::default();
     builder.add_allowed_classes("a", &["timestamp"]);
+    builder.rm_tags(&["img"]);
     builder
 });
 
@@ -263,5 +265,16 @@ mod tests {
         assert!(page.contains("<style>"));
         assert!(page.contains("<main>\n<p>body</p>\n</main>"));
         assert!(page.trim_end().ends_with("</html>"));
+    }
+
+    #[test]
+    fn images_are_not_fetched_by_an_exported_page() {
+        let html = render("Look ![pixel](https://tracker.example/p.gif) here", |_| {
+            String::new()
+        });
+        assert!(
+            !html.contains("<img") && !html.contains("tracker.example"),
+            "{html}"
+        );
     }
 }

@@ -80,13 +80,24 @@ pub async fn rename(pool: &PgPool, org: Uuid, id: Uuid, title: &str) {
 /// Version 1 of a generated document of `recording`, written through the store as the
 /// pipeline writes it. Returns the document's ID.
 pub async fn document(pool: &PgPool, org: Uuid, recording: Uuid) -> Uuid {
+    let markdown = "# Weekly sync\n\n## Summary\nWe met [00:05].\n\n## Key points\n- Ship [00:10]\n\n## Action items\nNone.\n";
+    document_with(pool, org, recording, "Weekly sync", markdown).await
+}
+
+/// [`document`] with the given title and body.
+pub async fn document_with(
+    pool: &PgPool,
+    org: Uuid,
+    recording: Uuid,
+    title: &str,
+    markdown: &str,
+) -> Uuid {
     use mediadocs_store::documents::{self, NewVersion, VersionSource};
     let mut tx = mediadocs_store::tenancy::begin(pool, Some(org), None)
         .await
         .unwrap();
-    let markdown = "# Weekly sync\n\n## Summary\nWe met [00:05].\n\n## Key points\n- Ship [00:10]\n\n## Action items\nNone.\n";
     let version = NewVersion {
-        title: "Weekly sync",
+        title,
         markdown,
         source: VersionSource::Generated,
         author: None,

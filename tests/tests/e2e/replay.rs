@@ -2,7 +2,7 @@
 //! A change that would make running pipelines diverge fails here, not in production.
 
 use mediadocs_tests::histories;
-use mediadocs_workflows::MediaPipelineWorkflow;
+use mediadocs_workflows::{MediaPipelineWorkflow, document::DocumentWorkflow};
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
@@ -25,6 +25,8 @@ async fn saved_pipeline_histories_replay_against_the_current_code() {
         "failure-no-speech",
         "whisper-chunks",
         "early-webhook",
+        "document-failure",
+        "regeneration",
     ] {
         assert!(
             names.iter().any(|n| n == required),
@@ -33,6 +35,8 @@ async fn saved_pipeline_histories_replay_against_the_current_code() {
     }
     let options = WorkflowReplayerOptions::new()
         .register_workflow::<MediaPipelineWorkflow>()
+        .unwrap()
+        .register_workflow::<DocumentWorkflow>()
         .unwrap()
         .build();
     let replayer = WorkflowReplayer::new(options).unwrap();

@@ -191,4 +191,59 @@ async fn edits_add_versions_under_if_match_and_only_the_creator_or_an_admin_may_
     )
     .await;
     assert_eq!(now["version"], 5);
+
+    // Listings: newest first by default, by title, by creator.
+    let (_, _, alpha) = call(&app, owner.token(), Method::POST, "/api/recordings",
+        Some(&json!({"title": "Alpha review", "filename": "a.webm", "content_type": "video/webm", "size_bytes": 1000})), &[]).await;
+    let titles = |list: &Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, _, newest) = call(
+        &app,
+        owner.token(),
+        Method::GET,
+        "/api/recordings",
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(titles(&newest), ["Alpha review", "notes.webm"]);
+    let (_, _, by_title) = call(
+        &app,
+        owner.token(),
+        Method::GET,
+        "/api/recordings?sort=title&limit=1",
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(titles(&by_title), ["Alpha review"]);
+    let cursor = by_title["next_cursor"].as_str().unwrap();
+    let (_, _, next) = call(
+        &app,
+        owner.token(),
+        Method::GET,
+        &format!("/api/recordings?sort=title&limit=1&cursor={cursor}"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(titles(&next), ["notes.webm"]);
+    let (_, _, theirs) = call(
+        &app,
+        owner.token(),
+        Method::GET,
+        &format!("/api/recordings?created_by={}", creator.user_id),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(titles(&theirs), ["notes.webm"]);
+    assert_eq!(theirs["items"][0]["document"]["version"], 5);
+    assert!(alpha["recording"]["document"].is_null());
 }

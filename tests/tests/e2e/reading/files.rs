@@ -316,6 +316,33 @@ async fn a_finished_recording_reads_as_document_transcript_subtitles_exports_and
     .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.to_string().contains("speakers.Z"), "{body}");
+
+    // The document's tokens counted toward the org's daily budget; once it is spent, a
+    // regeneration is refused before any model is called.
+    let used: i64 = sqlx::query_scalar("SELECT tokens FROM llm_usage_daily WHERE org_id = $1")
+        .bind(owner.org_id())
+        .fetch_one(&s.ctx.owner_pool)
+        .await
+        .unwrap();
+    assert!(used > 0, "{used}");
+    sqlx::query("UPDATE llm_usage_daily SET tokens = 1000000000000 WHERE org_id = $1")
+        .bind(owner.org_id())
+        .execute(&s.ctx.owner_pool)
+        .await
+        .unwrap();
+    let calls = s.llm.calls().chat_requests;
+    let (status, headers, _) = call(
+        &s.app,
+        owner.token(),
+        Method::POST,
+        &format!("/api/recordings/{id}/documents"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(status, 429);
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(s.llm.calls().chat_requests, calls);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,10 +6,27 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use mediadocs_tests::histories;
+
 use super::{call, events, get, uuid, wait_for_events};
 use crate::providers::webhooks::{media, pipeline_result, sidecar, stack};
 
 const INCIDENT_REVIEW: &str = "00000000-0000-7000-8000-000000000006";
+
+/// The run's result: its version event is written by its last activity, just before the
+/// workflow completes.
+async fn wait_for_completion(ctx: &mediadocs_tests::TestContext, workflow_id: &str) {
+    let handle = ctx
+        .temporal
+        .get_workflow_handle::<mediadocs_workflows::document::DocumentWorkflow>(workflow_id);
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        handle.get_result(Default::default()),
+    )
+    .await
+    .expect("the regeneration ends within a minute")
+    .expect("the regeneration succeeds");
+}
 
 fn regenerate_path(id: &str) -> String {
     format!("/api/recordings/{id}/documents")
@@ -123,6 +140,9 @@ async fn a_regeneration_writes_the_next_version_once_and_a_failed_one_keeps_it()
         (Some(2), Some("regenerated"))
     );
     let document_id = updated[0]["document_id"].as_str().unwrap().to_owned();
+    let workflow_id = first["workflow_id"].as_str().unwrap();
+    wait_for_completion(&s.ctx, workflow_id).await;
+    histories::save(&s.ctx.temporal, workflow_id, "regeneration").await;
     let (_, document) = get(&s.app, &owner, &format!("/api/documents/{document_id}")).await;
     assert_eq!(document["template"]["name"], "Incident review");
     assert_eq!(document["updated_by"], owner.user_id().to_string());
@@ -205,6 +225,12 @@ async fn a_document_that_cannot_be_written_leaves_the_recording_completed_and_se
     let id = s.app.upload(&owner, "u.wav", "audio/wav", &bytes).await;
     let outcome = pipeline_result(&s.ctx, &id).await;
     assert!(outcome["document_id"].is_null(), "{outcome}");
+    histories::save(
+        &s.ctx.temporal,
+        &mediadocs_workflows::names::pipeline_workflow_id(&id),
+        "document-failure",
+    )
+    .await;
 
     let recording = s.app.recording(&owner, &id).await;
     assert_eq!(recording["status"], "completed", "{recording}");
