@@ -146,6 +146,20 @@ async fn fetch(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Temp
         .ok_or(ApiError::NotFound)
 }
 
+/// 404 unless `id` names a template the caller's org may write with: one of its own or a
+/// built-in (row-level security hides the rest).
+pub async fn require_usable(
+    tx: &mut Transaction<'static, Postgres>,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    sqlx::query_scalar::<_, Uuid>("SELECT id FROM templates WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(())
+}
+
 /// Only one default per org: setting one clears the others first.
 async fn clear_default(tx: &mut Transaction<'static, Postgres>, org: Uuid) -> Result<(), ApiError> {
     sqlx::query("UPDATE templates SET is_default = false WHERE org_id = $1 AND is_default")

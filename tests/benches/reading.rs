@@ -52,7 +52,7 @@ fn transcript() -> Transcript {
     }
 }
 
-/// A long meeting's notes: every section, 400 timestamped bullets (about 60 KB).
+/// A long meeting's notes: every section, 400 timestamped bullets (about 27 KB).
 fn markdown() -> String {
     let mut md = String::from("# Quarterly planning, three hours\n\n## Summary\n");
     md.push_str(

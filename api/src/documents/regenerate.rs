@@ -154,11 +154,11 @@ pub async fn regenerate(
         )]));
     }
     // A request that raced another with the same key finds that one's run on the second go.
-    let (run, created) = match start(&state, &principal, id, &req, key.as_deref()).await {
-        Err(ApiError::Conflict(_)) if key.is_some() => {
-            start(&state, &principal, id, &req, key.as_deref()).await?
-        }
-        other => other?,
+    let (run, created) = match start(&state, &principal, id, &req, key.as_deref()).await? {
+        Some(started) => started,
+        None => start(&state, &principal, id, &req, key.as_deref())
+            .await?
+            .ok_or_else(|| ApiError::Conflict("a concurrent request with the same key".into()))?,
     };
     if run.status == "running" {
         crate::orchestration::start_regeneration(&state, principal.org_id, id, run.id).await?;
@@ -171,22 +171,20 @@ pub async fn regenerate(
     Ok((status, Json(run.into())))
 }
 
+/// The run, and whether this request created it; `None` when a concurrent request with the
+/// same key stored its run first.
 async fn start(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
     req: &Regenerate,
     key: Option<&str>,
-) -> Result<(Generation, bool), ApiError> {
+) -> Result<Option<(Generation, bool)>, ApiError> {
     let mut tx = principal.begin(state).await?;
     let row = recordings::lock(&mut tx, id).await?;
     recordings::require_creator_or_admin(principal, &row)?;
     if let Some(template) = req.template_id {
-        sqlx::query_scalar::<_, Uuid>("SELECT id FROM templates WHERE id = $1")
-            .bind(template)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(ApiError::NotFound)?;
+        crate::templates::require_usable(&mut tx, template).await?;
     }
     let in_pipeline = matches!(
         row.status,
@@ -248,5 +246,5 @@ async fn start(
         .await?;
     }
     tx.commit().await?;
-    Ok((run, created))
+    Ok(Some((run, created)))
 }

@@ -148,12 +148,7 @@ pub async fn create(
 
     let mut tx = principal.begin(&state).await?;
     if let Some(template) = req.template_id {
-        // Row-level security shows the org's own templates and the built-ins only.
-        sqlx::query_scalar::<_, Uuid>("SELECT id FROM templates WHERE id = $1")
-            .bind(template)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(ApiError::NotFound)?;
+        crate::templates::require_usable(&mut tx, template).await?;
     }
     // Serialises creations per org, so the in-progress limit holds under concurrency.
     sqlx::query("SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE")

@@ -170,13 +170,7 @@ pub async fn get(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Recording>, ApiError> {
     let mut tx = principal.begin(&state).await?;
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM recordings WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(ApiError::NotFound)?;
+    let row = super::find(&mut tx, id).await?;
     let recording = Recording::load(&mut tx, row).await?;
     tx.commit().await?;
     Ok(Json(recording))

@@ -69,6 +69,17 @@ const COLUMNS: &str = "id, org_id, title, filename, content_type, size_bytes, st
     s3_key, upload_id, part_size, part_count, sha256, crc32c, part_checksum, media_info, workflow_id, \
     created_by, created_by_api_key, template_id, created_at, updated_at, upload_expires_at, uploaded_at";
 
+/// A recording of the transaction's org, unlocked; another org's is simply not found.
+pub async fn find(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Row, ApiError> {
+    sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM recordings WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(ApiError::NotFound)
+}
+
 /// Loads and locks a recording of the transaction's org; another org's is simply not found.
 pub async fn lock(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Row, ApiError> {
     sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(format!(

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{COLUMNS, Row, presign};
+use super::presign;
 use crate::{
     AppState,
     auth::Principal,
@@ -57,13 +57,7 @@ pub async fn media(
     ApiQuery(query): ApiQuery<MediaQuery>,
 ) -> Result<Response, ApiError> {
     let mut tx = principal.begin(&state).await?;
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM recordings WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(ApiError::NotFound)?;
+    let row = super::find(&mut tx, id).await?;
     tx.commit().await?;
     let gone = matches!(
         row.status,

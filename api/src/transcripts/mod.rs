@@ -10,7 +10,7 @@ use sqlx::{Postgres, Transaction};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::{AppState, error::ApiError, recordings};
+use crate::{AppState, error::ApiError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -73,5 +73,3 @@ pub async fn header(
     head.title = title;
     Ok(head)
 }
-
-pub(crate) use recordings::require_creator_or_admin;

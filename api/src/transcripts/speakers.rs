@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{header, require_creator_or_admin};
+use super::header;
 use crate::{
     AppState,
     auth::{Principal, Role, validate},
@@ -45,7 +45,7 @@ pub async fn rename(
     principal.require(Role::Member)?;
     let mut tx = principal.begin(&state).await?;
     let row = recordings::lock(&mut tx, id).await?;
-    require_creator_or_admin(&principal, &row)?;
+    recordings::require_creator_or_admin(&principal, &row)?;
     let head = header(&mut tx, id, true).await?;
     let labels: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT speaker FROM transcript_segments WHERE recording_id = $1 AND speaker IS NOT NULL",
