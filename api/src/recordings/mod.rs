@@ -69,6 +69,17 @@ const COLUMNS: &str = "id, org_id, title, filename, content_type, size_bytes, st
     s3_key, upload_id, part_size, part_count, sha256, crc32c, part_checksum, media_info, workflow_id, \
     created_by, created_by_api_key, template_id, created_at, updated_at, upload_expires_at, uploaded_at";
 
+impl Row {
+    /// Whether the source is in S3 to be played: uploaded, and not thrown away since.
+    pub fn media_stored(&self) -> bool {
+        self.uploaded_at.is_some()
+            && !matches!(
+                self.status,
+                RecordingStatus::Rejected | RecordingStatus::Aborted | RecordingStatus::Expired
+            )
+    }
+}
+
 /// A recording of the transaction's org, unlocked; another org's is simply not found.
 pub async fn find(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Row, ApiError> {
     sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(format!(
@@ -183,11 +194,7 @@ pub struct Recording {
 impl Recording {
     /// The recording with the summaries of what was made from it (see [`summaries::load`]).
     pub fn with(r: Row, made: summaries::Made) -> Self {
-        let stored = r.uploaded_at.is_some()
-            && !matches!(
-                r.status,
-                RecordingStatus::Rejected | RecordingStatus::Aborted | RecordingStatus::Expired
-            );
+        let stored = r.media_stored();
         let links = Links {
             transcript: made
                 .transcript

@@ -8,7 +8,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
-use mediadocs_store::recordings::RecordingStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -59,11 +58,7 @@ pub async fn media(
     let mut tx = principal.begin(&state).await?;
     let row = super::find(&mut tx, id).await?;
     tx.commit().await?;
-    let gone = matches!(
-        row.status,
-        RecordingStatus::Aborted | RecordingStatus::Expired | RecordingStatus::Rejected
-    );
-    if row.uploaded_at.is_none() || gone {
+    if !row.media_stored() {
         return Err(ApiError::NotReady {
             detail: format!(
                 "the media is not stored: the recording is {}",
