@@ -160,8 +160,16 @@ pub async fn regenerate(
             .await?
             .ok_or_else(|| ApiError::Conflict("a concurrent request with the same key".into()))?,
     };
-    if run.status == "running" {
-        crate::orchestration::start_regeneration(&state, principal.org_id, id, run.id).await?;
+    if run.status == "running"
+        && let Err(e) =
+            crate::orchestration::start_regeneration(&state, principal.org_id, id, run.id).await
+    {
+        // A run that never started must not hold the recording's one slot: it is failed, and
+        // the next request (with a new key) starts afresh.
+        let mut tx = principal.begin(&state).await?;
+        generations::failed(&mut tx, run.id, "the workflow could not be started").await?;
+        tx.commit().await?;
+        return Err(e);
     }
     let status = if created {
         StatusCode::ACCEPTED
