@@ -6,6 +6,7 @@ pub mod auth;
 pub mod chat;
 pub mod diagnostics;
 pub mod documents;
+pub mod download;
 pub mod error;
 pub mod events;
 pub mod extract;

@@ -155,12 +155,8 @@ pub async fn append(
             current: row.current_version.unwrap_or(0),
         });
     }
-    let next = sqlx::query_scalar!(
-        r#"SELECT COALESCE(MAX(version), 0) + 1 AS "next!" FROM document_versions WHERE document_id = $1"#,
-        document
-    )
-    .fetch_one(&mut **tx)
-    .await?;
+    // Versions are only added, and each becomes current: the newest is the current one.
+    let next = row.current_version.unwrap_or(0) + 1;
     insert_version(tx, org, row.recording_id, document, next, v).await?;
     set_current(tx, document, next).await?;
     Event::DocumentUpdated {

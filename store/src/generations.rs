@@ -54,16 +54,6 @@ pub async fn start(
     {
         return Ok((found, false));
     }
-    if sqlx::query_scalar!(
-        "SELECT id FROM document_generations WHERE recording_id = $1 AND status = 'running'",
-        g.recording
-    )
-    .fetch_optional(&mut **tx)
-    .await?
-    .is_some()
-    {
-        return Err(StartError::Running);
-    }
     let id = Uuid::now_v7();
     let inserted = sqlx::query!(
         "INSERT INTO document_generations (id, org_id, recording_id, template_id, instructions,
@@ -79,7 +69,8 @@ pub async fn start(
     )
     .execute(&mut **tx)
     .await;
-    // A concurrent start got in between: the constraint it hit says which.
+    // A run already running, or a concurrent start with the same key: the constraint hit
+    // says which.
     if let Err(sqlx::Error::Database(e)) = &inserted {
         match e.constraint() {
             Some("document_generations_one_running") => {

@@ -10,9 +10,9 @@ use uuid::Uuid;
 use crate::{
     AppState,
     auth::Principal,
+    download::file,
     error::{ApiError, FieldError},
     extract::{ApiPath, ApiQuery},
-    transcripts::read::file,
 };
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -55,8 +55,9 @@ pub struct VersionsQuery {
     pub limit: Option<i64>,
 }
 
+/// The columns of a [`VersionInfo`], to select with more or follow with `FROM`.
 const INFO: &str = "SELECT version, source, author_id, title, octet_length(markdown) AS size_bytes,
-        restored_from, created_at FROM document_versions";
+        restored_from, created_at";
 
 /// The document's versions, newest first.
 #[utoipa::path(get, path = "/api/documents/{id}/versions", tag = "documents", security(("bearer" = [])),
@@ -92,7 +93,8 @@ pub async fn list(
     let mut tx = principal.begin(&state).await?;
     exists(&mut tx, id).await?;
     let mut items: Vec<VersionInfo> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{INFO} WHERE document_id = $1 AND version < $2 ORDER BY version DESC LIMIT $3"
+        "{INFO} FROM document_versions
+         WHERE document_id = $1 AND version < $2 ORDER BY version DESC LIMIT $3"
     )))
     .bind(id)
     .bind(before)
@@ -118,35 +120,32 @@ pub async fn get(
     principal: Principal,
     ApiPath((id, n)): ApiPath<(Uuid, i32)>,
 ) -> Result<Json<Version>, ApiError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        info: VersionInfo,
+        markdown: String,
+        model: Option<String>,
+        template_id: Option<Uuid>,
+        template_name: Option<String>,
+    }
     let mut tx = principal.begin(&state).await?;
-    let info: VersionInfo = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{INFO} WHERE document_id = $1 AND version = $2"
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{INFO}, markdown, model, template_id, template_name FROM document_versions
+         WHERE document_id = $1 AND version = $2"
     )))
     .bind(id)
     .bind(n)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(ApiError::NotFound)?;
-    let (markdown, model, template_id, template_name): (
-        String,
-        Option<String>,
-        Option<Uuid>,
-        Option<String>,
-    ) = sqlx::query_as(
-        "SELECT markdown, model, template_id, template_name FROM document_versions
-             WHERE document_id = $1 AND version = $2",
-    )
-    .bind(id)
-    .bind(n)
-    .fetch_one(&mut *tx)
-    .await?;
     tx.commit().await?;
     Ok(Json(Version {
-        info,
-        markdown,
-        model,
-        template: template_name.map(|name| TemplateRef {
-            id: template_id,
+        info: row.info,
+        markdown: row.markdown,
+        model: row.model,
+        template: row.template_name.map(|name| TemplateRef {
+            id: row.template_id,
             name,
         }),
     }))

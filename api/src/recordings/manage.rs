@@ -112,19 +112,15 @@ pub async fn list(
     // `q` matches words of the recording's title or its current document's title, as
     // substrings (case-insensitive), so a half-typed word finds what it starts.
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {cols} FROM recordings r
-         LEFT JOIN documents d ON d.recording_id = r.id
-         LEFT JOIN document_versions v ON v.document_id = d.id AND v.version = d.current_version
+        "SELECT {COLUMNS} FROM recordings r
          WHERE r.org_id = $1 AND {after}
            AND ($4::text IS NULL OR r.status = $4)
-           AND ($6::text IS NULL OR r.title ILIKE $6 OR v.title ILIKE $6)
+           AND ($6::text IS NULL OR r.title ILIKE $6 OR EXISTS (
+                SELECT 1 FROM documents d
+                JOIN document_versions v ON v.document_id = d.id AND v.version = d.current_version
+                WHERE d.recording_id = r.id AND v.title ILIKE $6))
            AND ($7::uuid IS NULL OR r.created_by = $7)
-         ORDER BY {order} LIMIT $5",
-        cols = COLUMNS
-            .split(", ")
-            .map(|c| format!("r.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", "),
+         ORDER BY {order} LIMIT $5"
     )))
     .bind(principal.org_id)
     .bind(after_t)

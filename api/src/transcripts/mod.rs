@@ -73,3 +73,17 @@ pub async fn header(
     head.title = title;
     Ok(head)
 }
+
+/// The transcript's speaker labels, in order of first appearance.
+pub async fn labels(
+    tx: &mut Transaction<'static, Postgres>,
+    recording: Uuid,
+) -> Result<Vec<String>, ApiError> {
+    Ok(sqlx::query_scalar(
+        "SELECT speaker FROM transcript_segments WHERE recording_id = $1 AND speaker IS NOT NULL
+         GROUP BY speaker ORDER BY min(idx)",
+    )
+    .bind(recording)
+    .fetch_all(&mut **tx)
+    .await?)
+}

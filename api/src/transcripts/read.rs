@@ -4,7 +4,6 @@
 use axum::{
     Json,
     extract::State,
-    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use mediadocs_exports::{Cue, subtitles};
@@ -12,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{Header, header};
+use super::{Header, header, labels};
+use crate::download::file;
 use crate::{
     AppState,
     auth::Principal,
@@ -135,13 +135,11 @@ pub async fn transcript(
     .bind(limit.saturating_add(1))
     .fetch_all(&mut *tx)
     .await?;
-    let speakers: Vec<String> = sqlx::query_scalar(
-        "SELECT speaker FROM transcript_segments WHERE recording_id = $1 AND speaker IS NOT NULL
-         GROUP BY speaker ORDER BY min(idx)",
-    )
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
+    // Only a JSON page lists the speakers; a file names them in its lines.
+    let speakers = match format {
+        Format::Json => labels(&mut tx, id).await?,
+        _ => Vec::new(),
+    };
     tx.commit().await?;
     let title = head.title.clone();
     match format {
@@ -237,24 +235,4 @@ fn cues(head: &Header, rows: Vec<Row>) -> Vec<Cue> {
             text: r.text,
         })
         .collect()
-}
-
-/// A download: the body, its type, and a `Content-Disposition` filename from `title`.
-pub fn file(
-    body: impl Into<axum::body::Body>,
-    content_type: &'static str,
-    title: &str,
-    ext: &str,
-) -> Response {
-    let name = mediadocs_exports::filename(title, ext);
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        body.into(),
-    )
-        .into_response()
 }

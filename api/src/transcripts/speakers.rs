@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::header;
+use super::{header, labels};
 use crate::{
     AppState,
     auth::{Principal, Role, validate},
@@ -47,12 +47,7 @@ pub async fn rename(
     let row = recordings::lock(&mut tx, id).await?;
     recordings::require_creator_or_admin(&principal, &row)?;
     let head = header(&mut tx, id, true).await?;
-    let labels: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT speaker FROM transcript_segments WHERE recording_id = $1 AND speaker IS NOT NULL",
-    )
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let labels = labels(&mut tx, id).await?;
     let mut errors = Vec::new();
     if names.is_empty() {
         errors.push(FieldError::new(
