@@ -6,7 +6,7 @@
 
 use std::{io::Cursor, ops::Range};
 
-use super::decode::TARGET_RATE;
+use mediadocs_audio::TARGET_RATE;
 
 /// A WAV header before the samples: what a chunk costs beyond 2 bytes a sample.
 const WAV_HEADER: u64 = 44;

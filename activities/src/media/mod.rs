@@ -2,14 +2,12 @@
 //!
 //! `source` reads the S3 object in ranged blocks, `sniff` names its container, `probe` asks
 //! symphonia for its tracks, and `tracks` puts symphonia's answer in the contract's terms.
-//! `decode` (with `resample`) turns the audio into 16 kHz mono samples for synchronous
-//! providers, and `chunking` cuts those into the pieces such a provider accepts.
+//! `chunking` cuts the 16 kHz mono samples `mediadocs_audio` decodes into the pieces a
+//! synchronous provider accepts.
 
 pub mod chunking;
-pub mod decode;
 pub mod pcm;
 mod probe;
-mod resample;
 mod sniff;
 mod source;
 mod tracks;

@@ -1,13 +1,9 @@
 //! What a demuxer's codec parameters tell about one track, in the contract's terms.
 
 use mediadocs_workflows::media::TrackInfo;
-use symphonia::core::codecs::{self, CODEC_TYPE_AAC, CODEC_TYPE_NULL, CodecParameters, CodecType};
+use symphonia::core::codecs::{self, CODEC_TYPE_AAC, CodecParameters, CodecType};
 
-/// symphonia 0.5 describes audio tracks only; any other track (video, subtitles) reaches us
-/// with neither a codec nor a sample rate, so it can only be called `other`.
-pub fn is_audio(p: &CodecParameters) -> bool {
-    p.codec != CODEC_TYPE_NULL || p.sample_rate.is_some()
-}
+pub use mediadocs_audio::is_audio;
 
 pub fn track_info(p: &CodecParameters) -> TrackInfo {
     let channels = p

@@ -32,10 +32,10 @@ use crate::{
     heartbeat::while_heartbeating,
     media::{
         chunking,
-        decode::{DecodeError, decode_mono_16k_into},
         pcm::{PcmFile, PcmWriter},
     },
 };
+use mediadocs_audio::{DecodeError, decode_mono_16k_into};
 
 pub use mediadocs_settings::transcription::ChunkedTranscriptionSettings;
 

@@ -267,7 +267,7 @@ fn rms(samples: &[f32]) -> f32 {
 /// and the 600 ms pauses between speakers nearly silent.
 #[test]
 fn decodes_the_sample_webm_to_16k_mono() {
-    use mediadocs_activities::media::decode::{TARGET_RATE, decode_mono_16k};
+    use mediadocs_audio::{TARGET_RATE, decode_mono_16k};
 
     let webm = std::fs::File::open(repo_root().join("samples/weekly-sync.webm")).unwrap();
     let pcm = decode_mono_16k(Box::new(webm)).unwrap();

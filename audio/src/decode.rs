@@ -1,5 +1,4 @@
-//! Decoding a recording's audio to 16 kHz mono f32, what the synchronous Whisper provider
-//! is sent.
+//! Decoding a recording's audio to 16 kHz mono f32.
 //!
 //! symphonia 0.5 demuxes Opus (the audio of every browser's WebM) but has no Opus decoder,
 //! so Opus packets go to libopus; everything else to symphonia's own decoders.
@@ -16,9 +15,13 @@ use symphonia::core::{
     probe::Hint,
 };
 
-use super::{resample::Resampler, tracks};
+use crate::{is_audio, resample::Resampler};
 
 pub const TARGET_RATE: u32 = 16_000;
+/// The source rates accepted: telephone audio's 8 kHz up to studio 384 kHz. A header that
+/// claims more (or less) is damaged or hostile, and its resampling kernel would be absurd.
+pub const MIN_SOURCE_RATE: u32 = 4_000;
+pub const MAX_SOURCE_RATE: u32 = 384_000;
 /// libopus always decodes at 48 kHz here, whatever rate the encoder was fed.
 const OPUS_RATE: u32 = 48_000;
 /// The longest Opus packet: 120 ms at 48 kHz.
@@ -75,7 +78,7 @@ pub fn decode_mono_16k_into(
     let track = format
         .tracks()
         .iter()
-        .find(|t| tracks::is_audio(&t.codec_params))
+        .find(|t| is_audio(&t.codec_params))
         .cloned()
         .ok_or(DecodeError::NoAudioTrack)?;
     let mut out = Resampled {
@@ -104,6 +107,11 @@ struct Resampled<'a> {
 
 impl Resampled<'_> {
     fn push(&mut self, rate: u32, mono: &[f32]) -> Result<(), DecodeError> {
+        if !(MIN_SOURCE_RATE..=MAX_SOURCE_RATE).contains(&rate) {
+            return Err(DecodeError::Unsupported(format!(
+                "a sample rate of {rate} Hz (accepted: {MIN_SOURCE_RATE} to {MAX_SOURCE_RATE} Hz)"
+            )));
+        }
         self.resampler
             .get_or_insert_with(|| Resampler::new(rate, TARGET_RATE))
             .push(mono, &mut self.buf);

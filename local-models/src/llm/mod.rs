@@ -1,0 +1,1 @@
+//! Chat models: quantised GGUF in candle (being written).

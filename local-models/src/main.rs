@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("mediadocs-local-models: not wired yet");
+    std::process::exit(2);
+}
