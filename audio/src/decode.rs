@@ -214,3 +214,32 @@ fn decode_with_symphonia(
     }
     Ok(())
 }
+
+/// The first audio track's length as its container declares it, without decoding: `None`
+/// when the container does not say (a browser's WebM often does not). Lets a caller refuse
+/// a recording over a length limit before spending minutes decoding it.
+pub fn declared_duration_secs(source: Box<dyn MediaSource>) -> Result<Option<f64>, DecodeError> {
+    let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
+    let format = symphonia::default::get_probe()
+        .format(
+            &Hint::new(),
+            mss,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )?
+        .format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| is_audio(&t.codec_params))
+        .ok_or(DecodeError::NoAudioTrack)?;
+    let p = &track.codec_params;
+    Ok(match (p.n_frames, p.time_base, p.sample_rate) {
+        (Some(n), Some(tb), _) => {
+            let t = tb.calc_time(n);
+            Some(t.seconds as f64 + t.frac)
+        }
+        (Some(n), None, Some(rate)) if rate > 0 => Some(n as f64 / f64::from(rate)),
+        _ => None,
+    })
+}

@@ -6,8 +6,8 @@ mod decode;
 mod resample;
 
 pub use decode::{
-    DecodeError, MAX_SOURCE_RATE, MIN_SOURCE_RATE, TARGET_RATE, decode_mono_16k,
-    decode_mono_16k_into,
+    DecodeError, MAX_SOURCE_RATE, MIN_SOURCE_RATE, TARGET_RATE, declared_duration_secs,
+    decode_mono_16k, decode_mono_16k_into,
 };
 pub use resample::Resampler;
 pub use symphonia::core::io::{MediaSource, ReadOnlySource};

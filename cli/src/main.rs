@@ -41,6 +41,9 @@ enum Command {
         email: String,
         #[arg(long, default_value = "sample-password-1")]
         password: String,
+        /// How long to wait for the pipeline: minutes, with models on the CPU.
+        #[arg(long, default_value_t = 1800)]
+        timeout_secs: u64,
     },
 }
 
@@ -81,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
             api,
             email,
             password,
+            timeout_secs,
         } => {
             let temporal = or_exit(TemporalSettings::from_env);
             let client = connect::temporal(&temporal, "mediadocs-cli").await?;
@@ -89,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
                 api,
                 email,
                 password,
+                timeout: std::time::Duration::from_secs(timeout_secs),
             };
             sample::run(sample, &client).await?;
         }

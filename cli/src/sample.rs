@@ -14,6 +14,7 @@ pub struct Sample {
     pub api: String,
     pub email: String,
     pub password: String,
+    pub timeout: Duration,
 }
 
 async fn send(request: reqwest::RequestBuilder, what: &str) -> anyhow::Result<Value> {
@@ -132,11 +133,16 @@ pub async fn run(s: Sample, temporal: &Client) -> anyhow::Result<()> {
         mediadocs_workflows::names::pipeline_workflow_id(&id),
     );
     let outcome = tokio::time::timeout(
-        Duration::from_secs(300),
+        s.timeout,
         handle.get_result(WorkflowGetResultOptions::default()),
     )
     .await
-    .context("the pipeline did not finish within 5 minutes")?
+    .with_context(|| {
+        format!(
+            "the pipeline did not finish within {} s",
+            s.timeout.as_secs()
+        )
+    })?
     .context("the pipeline failed")?;
     let recording = send(
         http.get(format!("{}/api/recordings/{id}", s.api))
@@ -157,6 +163,17 @@ pub async fn run(s: Sample, temporal: &Client) -> anyhow::Result<()> {
          document {document} published (GET /api/documents/{document}), {} passages embedded; \
          recording status {}",
         outcome.stored_bytes, outcome.transcript_segments, outcome.passages, recording["status"]
+    );
+    let written = send(
+        http.get(format!("{}/api/documents/{document}", s.api))
+            .bearer_auth(&token),
+        "read the document",
+    )
+    .await?;
+    println!(
+        "\n--- the document (written by {}) ---\n{}\n--- end of the document ---",
+        written["model"].as_str().unwrap_or("an unnamed model"),
+        written["markdown"].as_str().unwrap_or_default().trim_end()
     );
     Ok(())
 }

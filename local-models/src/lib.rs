@@ -7,4 +7,6 @@
 //! transcription, chat and embedding routes and AssemblyAI's asynchronous transcripts.
 
 pub mod llm;
+pub mod server;
+pub mod startup;
 pub mod whisper;

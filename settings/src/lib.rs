@@ -12,6 +12,7 @@ pub mod embeddings;
 pub mod env;
 pub mod events;
 pub mod llm;
+pub mod local_models;
 pub mod services;
 pub mod shutdown;
 pub mod telemetry;

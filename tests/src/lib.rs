@@ -11,6 +11,7 @@ pub mod context;
 pub mod feed;
 pub mod fixtures;
 pub mod histories;
+pub mod local_models;
 pub mod media;
 pub mod postgres;
 pub mod process;

@@ -138,9 +138,13 @@ fn db_activity() -> ActivityOptions {
 /// LLM calls: the client already retries 429/5xx within one attempt; Temporal retries
 /// the attempt (an invalid answer, a provider down for longer) with backoff.
 /// LLM steps heartbeat while they wait on the model: a worker that dies mid-call is noticed
-/// after 30 s rather than after the five-minute bound on the call.
+/// after 30 s rather than after the half-hour bound on the call. The bound is that long for
+/// a model on the CPU, where a step waits its turn behind the others' and writing the
+/// document alone takes minutes; the client's own timeout (`LLM_TIMEOUT_SECS`) is the
+/// tighter one for hosted models. (Only activity types and IDs are matched on replay, so
+/// old histories replay under the new bound.)
 fn llm_activity() -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(300))
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(1800))
         .heartbeat_timeout(Duration::from_secs(30))
         .retry_policy(retry_policy(8))
         .build()

@@ -5,7 +5,8 @@
 //!
 //! A job row is created before the provider is called, so its ID can go into the callback
 //! URL; the provider's job ID is recorded once the provider accepts. A retried submit finds
-//! the row and does not submit again once that ID is known.
+//! the row and does not submit again once that ID is known; only `collect` submits again,
+//! when the provider says it no longer knows the job.
 
 use std::sync::Arc;
 
@@ -156,35 +157,9 @@ impl Transcription {
                 anyhow::anyhow!("{provider} is not an asynchronous provider"),
             ));
         };
-        let audio_url = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .presigned(
-                PresigningConfig::expires_in(self.timing.audio_url_ttl)
-                    .context("presigning config")?,
-            )
-            .await
-            .context("presigning the audio URL")?;
-        let job_id = job.id.to_string();
-        let recording_id = recording.to_string();
-        let callback = self.settings.callback_url(
-            &recording_id,
-            &job_id,
-            &self.tokens.token(&recording_id, &job_id),
-        );
-        let header = self.tokens.header_value(&job_id);
-        let provider_job_id = transcriber
-            .submit(&Submission {
-                audio_url: audio_url.uri(),
-                callback_url: callback.as_str(),
-                callback_header: (transcriber.provider() == Provider::AssemblyAi)
-                    .then_some((job_token::AUTH_HEADER, header.as_str())),
-                language: None,
-            })
-            .await
-            .map_err(provider_failure)?;
+        let provider_job_id = self
+            .send_to_provider(transcriber.as_ref(), recording, job.id, &key)
+            .await?;
         let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
         // An early callback may have recorded the ID already; the first one stays.
         sqlx::query(
@@ -282,6 +257,10 @@ impl Transcription {
         };
         match state {
             JobState::Pending => Ok(Collected::Pending),
+            JobState::Lost(reason) => {
+                self.resubmit_lost(transcriber.as_ref(), org, recording, job_id, reason)
+                    .await
+            }
             JobState::Failed(reason) => {
                 self.finish_job(org, job_id, "failed", Some(&reason))
                     .await?;
@@ -315,7 +294,109 @@ impl Transcription {
     }
 }
 
+/// How often one job is submitted again after its provider lost it.
+const MAX_RESUBMISSIONS: i32 = 3;
+
 impl Transcription {
+    /// Presigns the audio and submits the job; returns the provider's job ID.
+    async fn send_to_provider(
+        &self,
+        transcriber: &dyn AsyncTranscriber,
+        recording: Uuid,
+        job: Uuid,
+        key: &str,
+    ) -> Result<String, ActivityError> {
+        let audio_url = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(
+                PresigningConfig::expires_in(self.timing.audio_url_ttl)
+                    .context("presigning config")?,
+            )
+            .await
+            .context("presigning the audio URL")?;
+        let job_id = job.to_string();
+        let recording_id = recording.to_string();
+        let callback = self.settings.callback_url(
+            &recording_id,
+            &job_id,
+            &self.tokens.token(&recording_id, &job_id),
+        );
+        let header = self.tokens.header_value(&job_id);
+        transcriber
+            .submit(&Submission {
+                audio_url: audio_url.uri(),
+                callback_url: callback.as_str(),
+                callback_header: (transcriber.provider() == Provider::AssemblyAi)
+                    .then_some((job_token::AUTH_HEADER, header.as_str())),
+                language: None,
+            })
+            .await
+            .map_err(provider_failure)
+    }
+
+    /// The provider lost the job (a self-hosted server restarted): submit it again under
+    /// the same job, so its callback still finds it, up to [`MAX_RESUBMISSIONS`] times;
+    /// then the recording fails with the reason rather than waiting out the give-up time.
+    /// The swap of provider job IDs is conditional on the lost one, so two collects racing
+    /// here record one resubmission and the loser's job is the one that goes unanswered.
+    async fn resubmit_lost(
+        &self,
+        transcriber: &dyn AsyncTranscriber,
+        org: Uuid,
+        recording: Uuid,
+        job: Uuid,
+        reason: String,
+    ) -> Result<Collected, ActivityError> {
+        let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
+        let row: Option<(String, Option<String>, i32)> = sqlx::query_as(
+            "SELECT r.s3_key, j.provider_job_id, j.resubmissions
+             FROM transcription_jobs j JOIN recordings r ON r.id = j.recording_id
+             WHERE j.id = $1 AND j.recording_id = $2",
+        )
+        .bind(job)
+        .bind(recording)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let (key, lost, resubmissions) = row.ok_or_else(|| {
+            fail(
+                FailureKind::RecordingGone,
+                anyhow::anyhow!("job {job} of recording {recording} is gone"),
+            )
+        })?;
+        if resubmissions >= MAX_RESUBMISSIONS {
+            let reason = format!(
+                "the provider lost the job {} times; last: {reason}",
+                resubmissions + 1
+            );
+            self.finish_job(org, job, "failed", Some(&reason)).await?;
+            return Ok(Collected::Failed {
+                kind: FailureKind::TranscriptionFailed,
+                reason,
+            });
+        }
+        tracing::warn!(%recording, %job, %reason, "the provider lost the job; submitting it again");
+        let provider_job_id = self
+            .send_to_provider(transcriber, recording, job, &key)
+            .await?;
+        let mut tx = tenancy::begin(&self.pool, Some(org), None).await?;
+        sqlx::query(
+            "UPDATE transcription_jobs
+             SET provider_job_id = $2, resubmissions = resubmissions + 1, updated_at = now()
+             WHERE id = $1 AND provider_job_id IS NOT DISTINCT FROM $3 AND status = 'submitted'",
+        )
+        .bind(job)
+        .bind(&provider_job_id)
+        .bind(&lost)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Collected::Pending)
+    }
+
     async fn finish_job(
         &self,
         org: Uuid,

@@ -233,8 +233,20 @@ impl AsyncTranscriber for AssemblyAi {
 
     async fn fetch(&self, provider_job_id: &str) -> Result<JobState, TranscriptionError> {
         let url = self.url(&format!("v2/transcript/{provider_job_id}"));
-        let t: TranscriptResponse = self.send_json(self.http.get(url)).await?;
-        to_transcript(self.provider, t)
+        match self
+            .send_json::<TranscriptResponse>(self.http.get(url))
+            .await
+        {
+            Ok(t) => to_transcript(self.provider, t),
+            // An ID the provider handed out and no longer knows is a lost job, not a refusal.
+            Err(TranscriptionError::Rejected {
+                status: 404,
+                message,
+            }) => Ok(JobState::Lost(format!(
+                "the provider does not know job {provider_job_id}: {message}"
+            ))),
+            Err(e) => Err(e),
+        }
     }
 
     fn transcript_in_callback(&self, _body: &[u8]) -> Result<Option<JobState>, TranscriptionError> {

@@ -109,6 +109,9 @@ pub enum JobState {
     Pending,
     Completed(Transcript),
     Failed(String),
+    /// The provider no longer knows the job (a self-hosted server restarted and lost its
+    /// queue, say): it will never finish, and must be submitted again.
+    Lost(String),
 }
 
 /// What a callback says, once authenticated.

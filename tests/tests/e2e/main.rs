@@ -10,6 +10,7 @@ mod events;
 mod health;
 mod identity;
 mod lifecycle;
+mod local_models;
 mod media;
 mod operations;
 mod passages;
