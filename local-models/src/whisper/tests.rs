@@ -191,6 +191,9 @@ fn starts(t: &Transcript) -> Vec<(f64, f64)> {
 
 /// Prints WER and real-time factor per model and clip:
 /// `RAYON_NUM_THREADS=2 cargo test -p mediadocs-local-models --lib whisper::tests::bench -- --ignored --nocapture`
+/// `MEDIADOCS_BENCH_CLIPS` adds clips (colon-separated paths, each with a `.txt` script beside
+/// it, e.g. from `samples/speech/make-clips.sh long /tmp/long`); `MEDIADOCS_BENCH_MODELS`
+/// picks models (colon-separated directory names).
 #[test]
 #[ignore = "slow: loads base and transcribes every clip"]
 fn bench_wer_and_speed() {
@@ -212,7 +215,18 @@ fn bench_wer_and_speed() {
             clips.push((p, script));
         }
     }
-    for model in ["whisper-tiny.en-ct2", "whisper-base-ct2"] {
+    for p in std::env::var("MEDIADOCS_BENCH_CLIPS")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|p| !p.is_empty())
+    {
+        let p = std::path::PathBuf::from(p);
+        let script = std::fs::read_to_string(p.with_extension("txt")).unwrap();
+        clips.push((p, script));
+    }
+    let models = std::env::var("MEDIADOCS_BENCH_MODELS")
+        .unwrap_or_else(|_| "whisper-tiny.en-ct2:whisper-base-ct2".into());
+    for model in models.split(':') {
         let t0 = Instant::now();
         let m = WhisperModel::load(&models_dir().join(model)).unwrap();
         eprintln!("{model}: loaded in {:.1} s", t0.elapsed().as_secs_f64());
@@ -230,7 +244,8 @@ fn bench_wer_and_speed() {
                 wer * 100.0,
                 t.language
             );
-            eprintln!("    {}", text(&t));
+            let shown: String = text(&t).chars().take(400).collect();
+            eprintln!("    {shown}");
         }
     }
 }
