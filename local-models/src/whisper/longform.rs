@@ -177,7 +177,7 @@ impl LongForm<'_> {
     }
 
     /// `<|startofprev|>` + the last 223 context tokens, then the SOT sequence.
-    fn prompt(&self, context: &[u32]) -> (Vec<u32>, usize) {
+    pub(crate) fn prompt(&self, context: &[u32]) -> (Vec<u32>, usize) {
         let s = self.window.special;
         let mut p = Vec::new();
         if let (Some(prev), false) = (s.start_of_prev, context.is_empty()) {

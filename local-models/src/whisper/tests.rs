@@ -249,3 +249,88 @@ fn bench_wer_and_speed() {
         }
     }
 }
+
+fn long_form(
+    m: &WhisperModel,
+    multilingual: bool,
+    language: Option<u32>,
+) -> longform::LongForm<'_> {
+    longform::LongForm {
+        window: decode::WindowDecoder {
+            decoder: &m.decoder,
+            rules: &m.rules,
+            special: &m.tokens,
+            tokenizer: &m.tokenizer,
+        },
+        pcm: &[],
+        encoder: m.whisper.encoder.clone(),
+        language,
+        multilingual,
+        initial_prompt: vec![],
+    }
+}
+
+#[test]
+fn prompts_carry_previous_text_then_the_sot_sequence() {
+    let m = tiny_en();
+    let t = &m.tokens;
+    let en = long_form(m, false, None);
+    assert_eq!(en.prompt(&[]), (vec![t.sot], 0));
+    let (p, sot) = en.prompt(&[11, 12]);
+    assert_eq!((p, sot), (vec![t.start_of_prev.unwrap(), 11, 12, t.sot], 3));
+    // Only the last 223 context tokens fit (half the decoder context, minus <|startofprev|>).
+    let context: Vec<u32> = (0..500).collect();
+    let (p, sot) = en.prompt(&context);
+    assert_eq!((p.len(), sot, p[1]), (225, 224, 500 - 223));
+    // Multilingual: SOT, language, task.
+    let multi = long_form(m, true, Some(50259));
+    assert_eq!(multi.prompt(&[]).0, vec![t.sot, 50259, t.transcribe]);
+}
+
+#[test]
+fn an_initial_prompt_steers_spelling() {
+    // The first line ends at 4.43 s. Unprompted, tiny.en writes "Media Docs" here.
+    let pcm = decode_file(&repo_path("samples/weekly-sync.webm"));
+    let opts = TranscribeOptions {
+        language: None,
+        prompt: Some("mediadocs, presigned URLs".into()),
+    };
+    let t = tiny_en()
+        .transcribe(&pcm[..16_000 * 5], &opts, &mut no_progress())
+        .unwrap();
+    let reference = "Good morning everyone, this is the weekly sync for the mediadocs project.";
+    assert!(text(&t).contains("mediadocs"), "{}", text(&t));
+    // Measured 1 error in 12 words ("sync" → "sing" on the 5 s cut).
+    assert!(word_error_rate(reference, &text(&t)) <= 0.2, "{}", text(&t));
+}
+
+#[test]
+fn base_detects_german_and_accepts_an_explicit_language() {
+    let m = WhisperModel::load(&models_dir().join("whisper-base-ct2")).unwrap();
+    assert!(m.is_multilingual());
+    assert_eq!(m.name(), "whisper-base");
+    let pcm = decode_file(&repo_path("samples/speech/german.mp3"));
+    let t = transcribe(&m, &pcm);
+    assert_eq!(t.language, "de");
+    let script = std::fs::read_to_string(repo_path("samples/speech/german.txt")).unwrap();
+    // Measured 11.5 % on this clip.
+    assert!(word_error_rate(&script, &text(&t)) < 0.35, "{}", text(&t));
+    let unknown = TranscribeOptions {
+        language: Some("xx".into()),
+        prompt: None,
+    };
+    let err = m
+        .transcribe(&pcm, &unknown, &mut no_progress())
+        .unwrap_err();
+    assert!(matches!(err, TranscribeError::UnsupportedLanguage(_)));
+    let de = TranscribeOptions {
+        language: Some("de".into()),
+        prompt: None,
+    };
+    assert_eq!(
+        m.transcribe(&pcm[..16_000 * 3], &de, &mut no_progress())
+            .unwrap()
+            .language,
+        "de"
+    );
+}
