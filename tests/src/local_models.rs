@@ -8,6 +8,12 @@ use crate::{context::TEST_SELFHOSTED_SECRETS, process::Server, tools, wait};
 
 /// The test chat model's ID: its file's stem.
 pub const TEST_CHAT_MODEL: &str = "smollm2-135m-instruct-q4_1";
+
+/// The chat model a test serves: the test model, or `MEDIADOCS_TEST_CHAT_MODEL` (another
+/// installed GGUF's stem, to try the default model on the same test).
+pub fn chat_model() -> String {
+    std::env::var("MEDIADOCS_TEST_CHAT_MODEL").unwrap_or_else(|_| TEST_CHAT_MODEL.into())
+}
 pub const TEST_WHISPER: &str = "whisper-tiny.en";
 
 pub fn models_dir() -> PathBuf {
