@@ -171,7 +171,7 @@ install_qwen_15b() {
   model_file "$out" 1117320768 cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046 "${parts[@]}"
 }
 
-# Usage: install_local_models test|default|quality|all
+# Usage: install_local_models test|default|quality|all|whisper-base|qwen-0.5b
 install_local_models() {
   DL=$(mktemp -d)
   mkdir -p "$TOOLS/models"
@@ -179,6 +179,8 @@ install_local_models() {
     test) install_whisper_tiny_en; install_smollm2 ;;
     default) install_whisper_base; install_qwen_05b ;;
     quality) install_qwen_15b ;;
+    whisper-base) install_whisper_base ;;
+    qwen-0.5b) install_qwen_05b ;;
     all) install_whisper_tiny_en; install_smollm2; install_whisper_base; install_qwen_05b; install_qwen_15b ;;
   esac
   rm -rf "$DL"

@@ -88,7 +88,17 @@ fn long_clip(dir: &Path) -> (PathBuf, String) {
     .unwrap();
     let clip = dir.join("long.webm");
     let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i"])
+        .args([
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+        ])
         .arg(&list)
         .args(["-c", "copy"])
         .arg(&clip)
@@ -112,8 +122,8 @@ fn whisper_bench() {
     let dir = tempfile::tempdir().unwrap();
     let (clip, script) = long_clip(dir.path());
     let model_dir = models_dir().join(knob("BENCH_WHISPER", "whisper-base-ct2"));
-    let pcm = mediadocs_audio::decode_mono_16k(Box::new(std::fs::File::open(&clip).unwrap()))
-        .unwrap();
+    let pcm =
+        mediadocs_audio::decode_mono_16k(Box::new(std::fs::File::open(&clip).unwrap())).unwrap();
     let audio_secs = pcm.len() as f64 / 16_000.0;
     println!(
         "Whisper {} on {:.0} s of audio, {} threads, {} runs",
@@ -138,7 +148,12 @@ fn whisper_bench() {
             .transcribe(&pcm, &options, &mut |_| ControlFlow::Continue(()))
             .unwrap();
         ours.push(started.elapsed().as_secs_f64());
-        text = t.segments.iter().map(|s| s.text.trim()).collect::<Vec<_>>().join(" ");
+        text = t
+            .segments
+            .iter()
+            .map(|s| s.text.trim())
+            .collect::<Vec<_>>()
+            .join(" ");
     }
     let peer = peer_runs(
         "faster_whisper_peer.py",
@@ -150,21 +165,46 @@ fn whisper_bench() {
             "float32".into(),
         ],
     );
-    let theirs: Vec<f64> = peer.iter().map(|r| r["wall_secs"].as_f64().unwrap()).collect();
-    let their_text = peer.last().and_then(|r| r["text"].as_str()).unwrap_or_default();
+    let theirs: Vec<f64> = peer
+        .iter()
+        .map(|r| r["wall_secs"].as_f64().unwrap())
+        .collect();
+    let their_text = peer
+        .last()
+        .and_then(|r| r["text"].as_str())
+        .unwrap_or_default();
     let wer = |t: &str| mediadocs_local_models::whisper::wer::word_error_rate(&script, t);
     let (o, t) = (Spread::of(&ours), Spread::of(&theirs));
-    println!("  ours (candle, f32)           wall s  {o}   RTF median {:.3}   WER {:.1}%", o.median / audio_secs, 100.0 * wer(&text));
-    println!("  faster-whisper (CT2, f32)    wall s  {t}   RTF median {:.3}   WER {:.1}%", t.median / audio_secs, 100.0 * wer(their_text));
-    println!("  ratio ours / faster-whisper (median): {:.2}× (target ≤ 1.5×)", o.median / t.median);
+    println!(
+        "  ours (candle, f32)           wall s  {o}   RTF median {:.3}   WER {:.1}%",
+        o.median / audio_secs,
+        100.0 * wer(&text)
+    );
+    println!(
+        "  faster-whisper (CT2, f32)    wall s  {t}   RTF median {:.3}   WER {:.1}%",
+        t.median / audio_secs,
+        100.0 * wer(their_text)
+    );
+    println!(
+        "  ratio ours / faster-whisper (median): {:.2}× (target ≤ 1.5×)",
+        o.median / t.median
+    );
 }
 
 fn llm_bench() {
-    let gguf = models_dir().join(knob("BENCH_GGUF", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"));
+    let gguf = models_dir().join(knob(
+        "BENCH_GGUF",
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    ));
     let prompt = bench_prompt();
     let prompt_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(prompt_file.path(), &prompt).unwrap();
-    println!("LLM {} , {} threads, {} runs, 128 tokens asked", gguf.display(), threads(), runs());
+    println!(
+        "LLM {} , {} threads, {} runs, 128 tokens asked",
+        gguf.display(),
+        threads(),
+        runs()
+    );
     let mut model = ChatModel::load(&gguf, 8192).unwrap();
     let messages = [ChatMessage {
         role: Role::User,
@@ -197,8 +237,14 @@ fn llm_bench() {
             runs().to_string(),
         ],
     );
-    let their_prompt: Vec<f64> = peer.iter().map(|r| r["prompt_per_second"].as_f64().unwrap()).collect();
-    let their_gen: Vec<f64> = peer.iter().map(|r| r["generated_per_second"].as_f64().unwrap()).collect();
+    let their_prompt: Vec<f64> = peer
+        .iter()
+        .map(|r| r["prompt_per_second"].as_f64().unwrap())
+        .collect();
+    let their_gen: Vec<f64> = peer
+        .iter()
+        .map(|r| r["generated_per_second"].as_f64().unwrap())
+        .collect();
     let (op, og, tp, tg) = (
         Spread::of(&prompt_rate),
         Spread::of(&gen_rate),
@@ -206,9 +252,15 @@ fn llm_bench() {
         Spread::of(&their_gen),
     );
     println!("  prompt ({prompt_tokens} tokens), tokens/s   ours {op}");
-    println!("                                 llama.cpp {tp}   ratio {:.2}×", op.median / tp.median);
+    println!(
+        "                                 llama.cpp {tp}   ratio {:.2}×",
+        op.median / tp.median
+    );
     println!("  generation, tokens/s           ours {og}");
-    println!("                                 llama.cpp {tg}   ratio {:.2}× (target ≥ 0.6×)", og.median / tg.median);
+    println!(
+        "                                 llama.cpp {tg}   ratio {:.2}× (target ≥ 0.6×)",
+        og.median / tg.median
+    );
 }
 
 /// A meeting summary request over the sample's script, about 540 tokens.
@@ -221,7 +273,13 @@ fn bench_prompt() -> String {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| format!("{}: {}", s["speaker"].as_str().unwrap(), s["text"].as_str().unwrap()))
+        .map(|s| {
+            format!(
+                "{}: {}",
+                s["speaker"].as_str().unwrap(),
+                s["text"].as_str().unwrap()
+            )
+        })
         .collect();
     format!(
         "Summarise the following meeting transcript in three bullet points.\n\n{}",
@@ -235,13 +293,22 @@ fn peak_rss_bench() {
     let mut command = Command::new(tools::release_binary("mediadocs-local-models"));
     command
         .env("LOCAL_MODELS_ADDR", format!("127.0.0.1:{port}"))
-        .env("LOCAL_MODELS_WHISPER_DIR", models_dir().join("whisper-base-ct2"))
+        .env(
+            "LOCAL_MODELS_WHISPER_DIR",
+            models_dir().join("whisper-base-ct2"),
+        )
         .env(
             "LOCAL_MODELS_CHAT_MODEL",
             models_dir().join("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"),
         )
         .env("RAYON_NUM_THREADS", threads());
-    let mut server = Server::spawn("local-models", command, &dir.path().join("log"), libc::SIGKILL).unwrap();
+    let mut server = Server::spawn(
+        "local-models",
+        command,
+        &dir.path().join("log"),
+        libc::SIGKILL,
+    )
+    .unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let base = format!("http://127.0.0.1:{port}");
@@ -253,25 +320,41 @@ fn peak_rss_bench() {
             })
             .await;
         assert!(up, "the model server came up");
-        let form = reqwest::multipart::Form::new().text("model", "whisper-1").part(
-            "file",
-            reqwest::multipart::Part::bytes(std::fs::read(repo_root().join("samples/weekly-sync.webm")).unwrap())
+        let form = reqwest::multipart::Form::new()
+            .text("model", "whisper-1")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(
+                    std::fs::read(repo_root().join("samples/weekly-sync.webm")).unwrap(),
+                )
                 .file_name("s.webm"),
-        );
-        let t = http.post(format!("{base}/v1/audio/transcriptions")).multipart(form).send().await.unwrap();
+            );
+        let t = http
+            .post(format!("{base}/v1/audio/transcriptions"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(t.status(), 200);
         let c = http
             .post(format!("{base}/v1/chat/completions"))
-            .json(&serde_json::json!({"model": "qwen2.5-coder-0.5b-instruct-q4_k_m", "max_tokens": 64,
-                "messages": [{"role": "user", "content": bench_prompt()}]}))
+            .json(
+                &serde_json::json!({"model": "qwen2.5-coder-0.5b-instruct-q4_k_m", "max_tokens": 64,
+                "messages": [{"role": "user", "content": bench_prompt()}]}),
+            )
             .send()
             .await
             .unwrap();
         assert_eq!(c.status(), 200);
     });
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
-    let hwm = status.lines().find(|l| l.starts_with("VmHWM")).unwrap_or("VmHWM: ?");
-    println!("Model server with Whisper base and Qwen 0.5B, after one transcription and one chat: {hwm}");
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: ?");
+    println!(
+        "Model server with Whisper base and Qwen 0.5B, after one transcription and one chat: {hwm}"
+    );
 }
 
 fn main() {

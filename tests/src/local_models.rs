@@ -45,7 +45,7 @@ impl LocalModels {
             (
                 "LOCAL_MODELS_CHAT_MODEL".into(),
                 models
-                    .join(format!("{TEST_CHAT_MODEL}.gguf"))
+                    .join(format!("{}.gguf", chat_model()))
                     .display()
                     .to_string(),
             ),

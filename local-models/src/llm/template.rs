@@ -1,106 +1,191 @@
-//! The chat template. Both supported model families use ChatML; rather than run the GGUF's
-//! Jinja template, the prompt is rendered here and the template is only checked to be
-//! ChatML, and read for its default system prompt.
+//! The ChatML prompt both supported model families were trained on. The GGUF carries a Jinja
+//! template; rather than run Jinja, ChatML is implemented here and the file's template is only
+//! checked to be ChatML and mined for its default system prompt.
+//!
+//! The prompt is rendered as segments so the control tokens are inserted by id and message
+//! text is tokenised as plain text: a message containing "<|im_end|>" cannot end its turn.
 
 use super::{ChatMessage, Role};
 
-pub struct ChatMl {
+pub(crate) const IM_START: &str = "<|im_start|>";
+pub(crate) const IM_END: &str = "<|im_end|>";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Segment {
+    ImStart,
+    ImEnd,
+    Text(String),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ChatTemplate {
     default_system: Option<String>,
 }
 
-impl ChatMl {
-    /// `None` when `template` is not ChatML.
-    pub fn from_template(template: &str) -> Option<Self> {
-        template.contains("<|im_start|>").then(|| Self {
-            default_system: default_system(template),
+impl ChatTemplate {
+    /// `jinja` is the GGUF's `tokenizer.chat_template`.
+    pub(crate) fn from_gguf_template(jinja: &str) -> Result<Self, String> {
+        if !jinja.contains(IM_START) || !jinja.contains(IM_END) {
+            return Err(format!(
+                "the model's chat template is not ChatML (no {IM_START}/{IM_END}); only ChatML models are supported"
+            ));
+        }
+        Ok(Self {
+            default_system: default_system_prompt(jinja),
         })
     }
 
-    pub fn render(&self, messages: &[ChatMessage]) -> String {
-        let mut out = String::new();
-        if messages.first().is_none_or(|m| m.role != Role::System)
-            && let Some(system) = &self.default_system
-        {
-            push(&mut out, "system", system);
+    #[cfg(test)]
+    pub(crate) fn default_system(&self) -> Option<&str> {
+        self.default_system.as_deref()
+    }
+
+    /// The conversation followed by an open assistant turn.
+    pub(crate) fn render(&self, messages: &[ChatMessage]) -> Vec<Segment> {
+        let mut segments = Vec::new();
+        let has_system = messages.first().is_some_and(|m| m.role == Role::System);
+        if let (false, Some(system)) = (has_system, &self.default_system) {
+            push_turn(&mut segments, Role::System.as_str(), system);
         }
         for m in messages {
-            let role = match m.role {
-                Role::System => "system",
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            push(&mut out, role, &m.content);
+            push_turn(&mut segments, m.role.as_str(), &m.content);
         }
-        out.push_str("<|im_start|>assistant\n");
-        out
+        segments.push(Segment::ImStart);
+        segments.push(Segment::Text(format!("{}\n", Role::Assistant.as_str())));
+        segments
     }
 }
 
-fn push(out: &mut String, role: &str, content: &str) {
-    out.push_str("<|im_start|>");
-    out.push_str(role);
-    out.push('\n');
-    out.push_str(content);
-    out.push_str("<|im_end|>\n");
+fn push_turn(segments: &mut Vec<Segment>, role: &str, content: &str) {
+    segments.push(Segment::ImStart);
+    segments.push(Segment::Text(format!("{role}\n{content}")));
+    segments.push(Segment::ImEnd);
+    segments.push(Segment::Text("\n".to_string()));
 }
 
-/// The system prompt the template inserts when a conversation has none: a literal
-/// `'<|im_start|>system\n…<|im_end|>` with no template expression inside.
-fn default_system(template: &str) -> Option<String> {
-    // The newline is written either as an escape inside the Jinja string or as itself.
-    ["<|im_start|>system\\n", "<|im_start|>system\n"]
+/// The rendered prompt as one string, the way the Jinja template would print it.
+#[cfg(test)]
+pub(crate) fn to_text(segments: &[Segment]) -> String {
+    segments
         .iter()
-        .find_map(|open| literal_after(template, open))
+        .map(|s| match s {
+            Segment::ImStart => IM_START,
+            Segment::ImEnd => IM_END,
+            Segment::Text(t) => t.as_str(),
+        })
+        .collect()
 }
 
-fn literal_after(template: &str, open: &str) -> Option<String> {
-    let mut rest = template;
-    while let Some(at) = rest.find(open) {
-        rest = &rest[at + open.len()..];
-        let Some(end) = rest.find("<|im_end|>") else {
-            break;
-        };
-        let text = &rest[..end];
-        if !text.contains(['{', '}', '\'', '+']) && !text.trim().is_empty() {
-            return Some(text.replace("\\n", "\n"));
-        }
-    }
-    None
+/// The literal system turn a ChatML template inserts when the conversation has none: the
+/// first `<|im_start|>system\n…<|im_end|>` whose body is plain text rather than an expression
+/// (Qwen's template also has `'<|im_start|>system\n' + messages[0]['content'] + …`). Jinja
+/// string literals may spell the newline as `\n`.
+fn default_system_prompt(jinja: &str) -> Option<String> {
+    let marker = format!("{IM_START}system");
+    jinja.match_indices(&marker).find_map(|(at, _)| {
+        let rest = &jinja[at + marker.len()..];
+        let body = rest
+            .strip_prefix("\\n")
+            .or_else(|| rest.strip_prefix('\n'))?;
+        let body = &body[..body.find(IM_END)?];
+        let is_literal = !body.contains(['\'', '"', '{', '}', '+']);
+        (is_literal && !body.is_empty()).then(|| body.replace("\\n", "\n"))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const QWEN_LIKE: &str = "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}{%- else %}{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}{%- endif %}";
+    const SMOLLM: &str = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+    // The non-tool part of Qwen2.5's template, with `\n` escapes as in the GGUF.
+    const QWEN: &str = r#"{%- if tools %}
+    {{- '<|im_start|>system\n' }}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- messages[0]['content'] }}
+    {%- else %}
+        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}
+    {%- endif %}
+{%- else %}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}
+    {%- else %}
+        {{- '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' }}
+    {%- endif %}
+{%- endif %}"#;
 
     fn user(text: &str) -> ChatMessage {
-        ChatMessage {
-            role: Role::User,
-            content: text.into(),
-        }
+        ChatMessage::new(Role::User, text)
     }
 
     #[test]
-    fn renders_chatml_with_the_templates_default_system_prompt() {
-        let t = ChatMl::from_template(QWEN_LIKE).unwrap();
+    fn finds_the_default_system_prompts_of_both_templates() {
+        let smollm = ChatTemplate::from_gguf_template(SMOLLM).unwrap();
         assert_eq!(
-            t.render(&[user("Hi")]),
+            smollm.default_system(),
+            Some("You are a helpful AI assistant named SmolLM, trained by Hugging Face")
+        );
+        let qwen = ChatTemplate::from_gguf_template(QWEN).unwrap();
+        assert_eq!(
+            qwen.default_system(),
+            Some("You are Qwen, created by Alibaba Cloud. You are a helpful assistant.")
+        );
+    }
+
+    #[test]
+    fn renders_chatml_with_the_default_system_turn() {
+        let t = ChatTemplate::from_gguf_template(QWEN).unwrap();
+        let text = to_text(&t.render(&[user("Hi")]));
+        assert_eq!(
+            text,
             "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n\
              <|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
         );
-        let own = ChatMessage {
-            role: Role::System,
-            content: "Be brief.".into(),
-        };
+    }
+
+    #[test]
+    fn a_given_system_message_replaces_the_default() {
+        let t = ChatTemplate::from_gguf_template(SMOLLM).unwrap();
+        let messages = [
+            ChatMessage::new(Role::System, "Be brief."),
+            user("Hi"),
+            ChatMessage::new(Role::Assistant, "Hello."),
+            user("Bye"),
+        ];
         assert_eq!(
-            t.render(&[own, user("Hi")]),
-            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+            to_text(&t.render(&messages)),
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n\
+             <|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n\
+             <|im_start|>assistant\n"
         );
     }
 
     #[test]
-    fn a_template_that_is_not_chatml_is_refused() {
-        assert!(ChatMl::from_template("{{ bos_token }}[INST] {{ m }} [/INST]").is_none());
+    fn message_text_stays_text_even_if_it_spells_a_control_token() {
+        let t = ChatTemplate::from_gguf_template(SMOLLM).unwrap();
+        let segments = t.render(&[ChatMessage::new(Role::System, "x"), user("a<|im_end|>b")]);
+        let ends = segments.iter().filter(|s| **s == Segment::ImEnd).count();
+        assert_eq!(ends, 2);
+        assert!(segments.contains(&Segment::Text("user\na<|im_end|>b".into())));
+    }
+
+    #[test]
+    fn a_template_without_a_default_system_adds_none() {
+        let t = ChatTemplate::from_gguf_template(
+            "{% for m in messages %}{{'<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n'}}{% endfor %}",
+        )
+        .unwrap();
+        assert_eq!(t.default_system(), None);
+        assert_eq!(
+            to_text(&t.render(&[user("Hi")])),
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+        );
+    }
+
+    #[test]
+    fn a_non_chatml_template_is_refused() {
+        let llama3 = "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>' }}";
+        assert!(ChatTemplate::from_gguf_template(llama3).is_err());
     }
 }

@@ -25,7 +25,7 @@ pub struct WindowDecoder<'a> {
     pub decoder: &'a TextDecoder,
     pub rules: &'a LogitRules,
     pub special: &'a SpecialTokens,
-    pub tokenizer: &'a tokenizers::Tokenizer,
+    pub tokenizer: &'a gguf_tokenizers::Tokenizer,
 }
 
 impl WindowDecoder<'_> {

@@ -36,7 +36,7 @@ pub struct WhisperModel {
     /// candle's encoder; its decoder half shares the weights but is unused (see decoder.rs).
     whisper: Whisper,
     decoder: TextDecoder,
-    tokenizer: tokenizers::Tokenizer,
+    tokenizer: gguf_tokenizers::Tokenizer,
     tokens: SpecialTokens,
     rules: LogitRules,
     filters: MelFilters,
@@ -142,7 +142,7 @@ impl WhisperModel {
 
         let config: Ct2Config = serde_json::from_slice(&read(&config_json)?)
             .map_err(|e| invalid(&config_json)(e.to_string()))?;
-        let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_json)
+        let tokenizer = gguf_tokenizers::Tokenizer::from_file(&tokenizer_json)
             .map_err(|e| invalid(&tokenizer_json)(e.to_string()))?;
         let tokens = SpecialTokens::from_tokenizer(&tokenizer, &config.lang_ids)
             .map_err(|e| invalid(&tokenizer_json)(e))?;

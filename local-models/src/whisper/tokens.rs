@@ -1,7 +1,7 @@
 //! Whisper's special tokens (looked up by name: English-only and multilingual vocabularies
 //! number them differently) and openai-whisper's logit filters for timestamped decoding.
 
-use tokenizers::Tokenizer;
+use gguf_tokenizers::Tokenizer;
 
 /// Seconds per timestamp token step.
 pub const TIMESTAMP_STEP: f64 = 0.02;

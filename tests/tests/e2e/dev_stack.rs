@@ -4,11 +4,7 @@ use std::process::Command;
 
 use mediadocs_settings::{DatabaseSettings, S3Settings, TemporalSettings};
 use mediadocs_store::connect;
-use mediadocs_tests::{
-    local_models::{TEST_CHAT_MODEL, models_dir},
-    tools,
-    wait::free_port,
-};
+use mediadocs_tests::{local_models::models_dir, tools, wait::free_port};
 use mediadocs_workflows::PingWorkflow;
 use temporalio_client::{WorkflowDescribeOptions, WorkflowExecutionStatus};
 
@@ -21,6 +17,7 @@ struct DevStack {
     api: u16,
     ui: u16,
     local_models: u16,
+    openai_sim: u16,
 }
 
 impl DevStack {
@@ -40,6 +37,7 @@ impl DevStack {
             api: free_port(),
             ui: free_port(),
             local_models: free_port(),
+            openai_sim: free_port(),
         }
     }
 
@@ -54,10 +52,12 @@ impl DevStack {
             .env("MEDIADOCS_S3_PORT", self.s3.to_string())
             .env("MEDIADOCS_API_PORT", self.api.to_string())
             .env("MEDIADOCS_LOCAL_MODELS_PORT", self.local_models.to_string())
-            // The default stack's local model server, with the test models for speed.
-            .env("MEDIADOCS_PROVIDERS", "local")
-            .env("LOCAL_MODELS_WHISPER_DIR", models_dir().join("whisper-tiny.en-ct2"))
-            .env("LOCAL_MODELS_CHAT_MODEL", models_dir().join(format!("{TEST_CHAT_MODEL}.gguf")))
+            .env("MEDIADOCS_OPENAI_SIM_PORT", self.openai_sim.to_string())
+            // The default stack's local transcription, with the test model for speed.
+            .env(
+                "LOCAL_MODELS_WHISPER_DIR",
+                models_dir().join("whisper-tiny.en-ct2"),
+            )
             .env("RAYON_NUM_THREADS", "2")
             .env("MEDIADOCS_BIN_DIR", bin_dir.parent().unwrap())
             .env("MEDIADOCS_SKIP_BUILD", "1")
@@ -159,12 +159,12 @@ async fn dev_stack_restarts_with_its_data_intact() {
     );
     assert!(
         first_up.contains("transcription: whisper-tiny.en")
-            && first_up.contains(&format!("LLM: {TEST_CHAT_MODEL}"))
-            && !first_up.contains("SIMULATOR"),
-        "with no provider keys, up says which local models serve what:\n{first_up}"
+            && first_up.contains("LLM calls go to the SIMULATOR")
+            && !first_up.contains("transcription goes to the SIMULATOR"),
+        "with no provider keys, up says what serves transcription and the LLM:\n{first_up}"
     );
     assert!(
-        first_up.contains("--- the document (written by smollm2-135m-instruct-q4_1) ---"),
+        first_up.contains("--- the document (written by"),
         "the sample prints its document:\n{first_up}"
     );
 
@@ -196,8 +196,8 @@ async fn dev_stack_restarts_with_its_data_intact() {
     let pids = stack.pids();
     assert_eq!(
         pids.len(),
-        6,
-        "postgres, temporal, s3, the model server, api and worker each have a pid file"
+        7,
+        "postgres, temporal, s3, the model server, the LLM simulator, api and worker each have a pid file"
     );
     let down = stack.run("down");
     for pid in &pids {
