@@ -142,10 +142,11 @@ async fn assemblyai_submit_callback_and_fetch() {
         wrong.fetch(&id).await,
         Err(TranscriptionError::Rejected { status: 401, .. })
     ));
-    // An unknown transcript is a 404 rejection; a 500 is retryable; a truncated body is not.
+    // An unknown transcript is a lost job, to submit again; a 500 is retryable; a truncated
+    // body is not.
     assert!(matches!(
         client.fetch("missing").await,
-        Err(TranscriptionError::Rejected { status: 404, .. })
+        Ok(JobState::Lost(reason)) if reason.contains("missing")
     ));
     sim.set_knobs(Knobs {
         submit_500: 1,
