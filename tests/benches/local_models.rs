@@ -6,8 +6,10 @@
 //!   prompt and generation tokens per second. Target: ≥ 0.6× llama.cpp's generation speed.
 //! - The model server's peak RSS with Whisper base and the 0.5B model loaded and used once.
 //!
-//!     scripts/lib/tools.sh models default && scripts/lib/tools.sh bench-peers
-//!     cargo bench -p mediadocs-tests --bench local_models
+//! ```sh
+//! scripts/lib/tools.sh models default && scripts/lib/tools.sh bench-peers
+//! cargo bench -p mediadocs-tests --bench local_models
+//! ```
 //!
 //! Knobs: BENCH_RUNS (3), BENCH_THREADS (2), BENCH_CLIP_REPEATS (19: the 32-second sample
 //! repeated, about ten minutes), BENCH_WHISPER (whisper-base-ct2), BENCH_GGUF

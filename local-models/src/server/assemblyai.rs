@@ -94,13 +94,13 @@ struct Callback {
     header: Option<(String, String)>,
 }
 
-fn http_url(value: &str, field: &str) -> Result<(), Response> {
+fn http_url(value: &str, field: &str) -> Result<(), Box<Response>> {
     match url::Url::parse(value) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
-        _ => Err(error(
+        _ => Err(Box::new(error(
             StatusCode::BAD_REQUEST,
             format!("{field} must be an http(s) URL"),
-        )),
+        ))),
     }
 }
 
@@ -121,12 +121,12 @@ pub async fn submit(State(state): State<Arc<AppState>>, body: Bytes) -> Response
         }
     };
     if let Err(r) = http_url(&request.audio_url, "audio_url") {
-        return r;
+        return *r;
     }
     if let Some(url) = &request.webhook_url
         && let Err(r) = http_url(url, "webhook_url")
     {
-        return r;
+        return *r;
     }
     let header = match (
         request.webhook_auth_header_name,
