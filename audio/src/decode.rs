@@ -66,21 +66,7 @@ pub fn decode_mono_16k_into(
     source: Box<dyn MediaSource>,
     sink: &mut dyn FnMut(&[f32]) -> Result<(), DecodeError>,
 ) -> Result<u64, DecodeError> {
-    let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
-    let mut format = symphonia::default::get_probe()
-        .format(
-            &Hint::new(),
-            mss,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )?
-        .format;
-    let track = format
-        .tracks()
-        .iter()
-        .find(|t| is_audio(&t.codec_params))
-        .cloned()
-        .ok_or(DecodeError::NoAudioTrack)?;
+    let (mut format, track) = first_audio_track(source)?;
     let mut out = Resampled {
         resampler: None,
         buf: Vec::new(),
@@ -219,6 +205,22 @@ fn decode_with_symphonia(
 /// when the container does not say (a browser's WebM often does not). Lets a caller refuse
 /// a recording over a length limit before spending minutes decoding it.
 pub fn declared_duration_secs(source: Box<dyn MediaSource>) -> Result<Option<f64>, DecodeError> {
+    let (_, track) = first_audio_track(source)?;
+    let p = &track.codec_params;
+    Ok(match (p.n_frames, p.time_base, p.sample_rate) {
+        (Some(n), Some(tb), _) => {
+            let t = tb.calc_time(n);
+            Some(t.seconds as f64 + t.frac)
+        }
+        (Some(n), None, Some(rate)) if rate > 0 => Some(n as f64 / f64::from(rate)),
+        _ => None,
+    })
+}
+
+/// The container's demuxer and its first audio track.
+fn first_audio_track(
+    source: Box<dyn MediaSource>,
+) -> Result<(Box<dyn FormatReader>, Track), DecodeError> {
     let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
     let format = symphonia::default::get_probe()
         .format(
@@ -232,14 +234,7 @@ pub fn declared_duration_secs(source: Box<dyn MediaSource>) -> Result<Option<f64
         .tracks()
         .iter()
         .find(|t| is_audio(&t.codec_params))
+        .cloned()
         .ok_or(DecodeError::NoAudioTrack)?;
-    let p = &track.codec_params;
-    Ok(match (p.n_frames, p.time_base, p.sample_rate) {
-        (Some(n), Some(tb), _) => {
-            let t = tb.calc_time(n);
-            Some(t.seconds as f64 + t.frac)
-        }
-        (Some(n), None, Some(rate)) if rate > 0 => Some(n as f64 / f64::from(rate)),
-        _ => None,
-    })
+    Ok((format, track))
 }

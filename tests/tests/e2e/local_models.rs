@@ -18,8 +18,12 @@ use uuid::Uuid;
 
 use crate::providers::webhooks::pipeline_result;
 
-/// The pipeline's result; on the CPU a real document takes more than the usual minute.
-async fn pipeline_result_within(ctx: &TestContext, id: &str, within: Duration) -> Option<Value> {
+/// The pipeline's result, or `None` if it has not ended within `within`.
+pub(crate) async fn pipeline_result_within(
+    ctx: &TestContext,
+    id: &str,
+    within: Duration,
+) -> Option<Value> {
     use mediadocs_workflows::MediaPipelineWorkflow;
     use temporalio_client::WorkflowGetResultOptions;
     let handle = ctx.temporal.get_workflow_handle::<MediaPipelineWorkflow>(

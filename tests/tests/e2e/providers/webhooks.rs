@@ -90,19 +90,9 @@ pub(crate) async fn stack_on(ctx: TestContext, poll: Duration) -> Stack {
 }
 
 pub(crate) async fn pipeline_result(ctx: &TestContext, id: &str) -> Value {
-    use mediadocs_workflows::MediaPipelineWorkflow;
-    use temporalio_client::WorkflowGetResultOptions;
-    let handle = ctx.temporal.get_workflow_handle::<MediaPipelineWorkflow>(
-        mediadocs_workflows::names::pipeline_workflow_id(id),
-    );
-    let outcome = tokio::time::timeout(
-        Duration::from_secs(60),
-        handle.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("the pipeline ends within a minute")
-    .expect("the pipeline succeeds");
-    serde_json::to_value(outcome).unwrap()
+    crate::local_models::pipeline_result_within(ctx, id, Duration::from_secs(60))
+        .await
+        .expect("the pipeline ends within a minute")
 }
 
 async fn stored_segments(ctx: &TestContext, id: &str) -> Vec<(i64, i64, String, Option<String>)> {
